@@ -1,0 +1,19 @@
+"""Domain errors: each carries a message meant for the user, shown as one line at the edge."""
+
+from __future__ import annotations
+
+
+class NewsragError(Exception):
+    """Base class: ``str(err)`` is a complete, user-facing sentence."""
+
+
+class ModelMissingError(NewsragError):
+    """The configured model file is not there (the message says which command fixes it)."""
+
+
+class StoreError(NewsragError):
+    """The store cannot be opened or written."""
+
+
+class BackendError(NewsragError):
+    """An LLM backend failed (server unreachable, bad configuration)."""

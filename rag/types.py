@@ -1,0 +1,108 @@
+"""Typed records shared by every part of newsrag: Article, Chunk, Citation, Answer.
+
+These are the only data shapes that cross package boundaries (ingest -> store -> rag -> ui/evals).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+def content_hash(text: str, length: int = 16) -> str:
+    """Return a short, stable hex digest of ``text`` (sha256, UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+class Article(BaseModel):
+    """One news article, normalised, as it is stored."""
+
+    id: str = Field(description="Stable article id: a record's/front matter's id, else the file stem.")
+    title: str = Field(default="", description="Headline; the first non-empty line for plain text.")
+    text: str = Field(description="Full normalised article text (NFC, paragraph breaks kept).")
+    url: str | None = Field(default=None, description="Canonical address of the article, if known.")
+    published: str | None = Field(default=None, description="Publication date, YYYY-MM-DD.")
+    authors: list[str] = Field(default_factory=list, description="Bylines.")
+    source: str | None = Field(default=None, description="Publisher or feed name, e.g. 'CNN'.")
+    path: str | None = Field(default=None, description="File the article was loaded from.")
+
+    @property
+    def text_hash(self) -> str:
+        """Digest of the text alone: the same text under two file names is one article."""
+        return content_hash(self.text)
+
+
+class Chunk(BaseModel):
+    """A sentence-aligned span of an article; ``article.text[start:end] == text`` always holds."""
+
+    id: str = Field(description="Derived from article id and chunk content: stable across re-ingests.")
+    article_id: str = Field(description="Id of the article the chunk was cut from.")
+    text: str = Field(description="Chunk text, exactly the article text between start and end.")
+    start: int = Field(description="Character offset of the chunk in the article text.")
+    end: int = Field(description="Character offset just past the chunk in the article text.")
+    position: int = Field(description="0-based index of the chunk within its article.")
+    title: str = Field(default="", description="Article title (copied for display and BM25).")
+    url: str | None = Field(default=None, description="Article url.")
+    published: str | None = Field(default=None, description="Article publication date, YYYY-MM-DD.")
+    source: str | None = Field(default=None, description="Article source.")
+    score: float | None = Field(default=None, description="Retrieval score, when retrieved.")
+
+
+class Citation(BaseModel):
+    """A verbatim quote backing one ``[n]`` marker of an answer."""
+
+    n: int = Field(description="Marker number as it appears in the answer text, e.g. 1 for [1].")
+    article_id: str = Field(description="Id of the quoted article.")
+    title: str = Field(default="", description="Title of the quoted article.")
+    url: str | None = Field(default=None, description="Url of the quoted article.")
+    published: str | None = Field(default=None, description="Publication date of the article.")
+    source: str | None = Field(default=None, description="Source of the article.")
+    quote: str = Field(description="Exactly the article text between start and end.")
+    start: int = Field(description="Character offset of the quote in the article text.")
+    end: int = Field(description="Character offset just past the quote in the article text.")
+
+    def contract(self) -> dict[str, Any]:
+        """The JSON shape of DESIGN.md (``ask --json``)."""
+        return {
+            "n": self.n,
+            "article_id": self.article_id,
+            "title": self.title,
+            "url": self.url,
+            "published": self.published,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+REFUSAL_TEXT = "The articles don't say. I couldn't find this in the news articles I have."
+
+
+class Answer(BaseModel):
+    """The result of ``rag.ask``: text with [n] markers, their citations and an answerable flag."""
+
+    question: str = Field(description="The question as asked.")
+    answer: str = Field(description="Answer text with [n] markers, or the refusal phrase.")
+    answerable: bool = Field(description="False when the articles do not contain the answer.")
+    citations: list[Citation] = Field(default_factory=list, description="One per marker n.")
+    standalone_question: str | None = Field(
+        default=None, description="The question rewritten without chat history, when rewritten."
+    )
+    retrieved: list[Chunk] = Field(
+        default_factory=list, description="Passages retrieved, best first (for evals and the UI)."
+    )
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds: retrieve_s, ttft_s, llm_s, total_s, ..."
+    )
+
+    def contract(self) -> dict[str, Any]:
+        """The JSON object printed by ``newsrag ask --json`` and returned by the UI's /ask API."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "answerable": self.answerable,
+            "citations": [c.contract() for c in self.citations],
+            "timings": self.timings,
+        }
