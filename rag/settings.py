@@ -60,8 +60,20 @@ class Settings(BaseSettings):
     recency_weight: float = Field(
         default=0.0, description="Weight of the 'published shortly before as_of' prior in fusion."
     )
+    recency_tau_days: float = Field(
+        default=7.0, description="Age (days before as_of) at which the recency prior falls to 1/e."
+    )
+    speaker_weight: float = Field(
+        default=1.0, description="Bonus (in rank-1 votes) for chunks quoting the person asked about."
+    )
     min_relevance: float = Field(
         default=0.0, description="Refuse without calling the LLM below this retrieval relevance."
+    )
+    passage_chars: int = Field(
+        default=360, description="Characters kept of each passage in the prompt (best sentences)."
+    )
+    support_threshold: float = Field(
+        default=0.34, description="Share of a claim's content words its quote must contain."
     )
 
     # --- LLM -----------------------------------------------------------------------------------

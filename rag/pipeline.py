@@ -1,0 +1,122 @@
+"""The default ``Answerer`` for a ``Settings``, loaded once and reused, and the ``ask``/``stream`` API.
+
+Loading the embedder, the store, the BM25 index and the LLM takes seconds; the UI and the evals
+ask many questions, so the pipeline is cached per settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from rag.chain import Answerer
+from rag.retrieval import HybridRetriever
+from rag.types import Answer
+
+_CACHE: dict[str, Answerer] = {}
+_LOCK = threading.Lock()
+
+
+def lexical_index_dir(settings: Any) -> Path:
+    """Where the BM25 index of a store is kept: beside the embedded store, or in the cache folder
+    (per server and collection) when a Chroma server holds the chunks."""
+    if settings.chroma_host:
+        return Path(settings.cache_dir) / "bm25" / f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
+    return Path(settings.store) / "bm25" / settings.collection
+
+
+def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> Answerer:
+    """A new ``Answerer`` from settings (store and chat model built from them unless given).
+
+    Args:
+        settings: a ``rag.settings.Settings``.
+        store: an open ``rag.store.Store`` to reuse (e.g. the UI's).
+        chat_model: a chat model to use instead of the one the settings name.
+
+    Returns:
+        The ready ``Answerer``.
+    """
+    if store is None:
+        from rag.embeddings import get_embeddings
+        from rag.store import Store
+
+        store = Store.from_settings(settings, get_embeddings(settings.embedding_model, settings.embedding_batch_size))
+    if chat_model is None and settings.llm != "extractive":
+        from rag.llm import chat_model_from_settings
+
+        chat_model = chat_model_from_settings(settings)
+    retriever = HybridRetriever(
+        store,
+        index_dir=lexical_index_dir(settings),
+        fetch_k=settings.fetch_k,
+        rrf_k=settings.rrf_k,
+        recency_weight=settings.recency_weight,
+        recency_tau_days=settings.recency_tau_days,
+        speaker_weight=settings.speaker_weight,
+    )
+    return Answerer(
+        retriever,
+        chat_model,
+        top_k=settings.top_k,
+        min_relevance=settings.min_relevance,
+        passage_chars=settings.passage_chars,
+        support_threshold=settings.support_threshold,
+    )
+
+
+def get_answerer(settings: Any = None) -> Answerer:
+    """The cached ``Answerer`` for ``settings`` (default ``Settings()``), built on first use."""
+    if settings is None:
+        from rag.settings import Settings
+
+        settings = Settings()
+    key = settings.model_dump_json()
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = build_answerer(settings)
+        return _CACHE[key]
+
+
+def ask(
+    question: str,
+    *,
+    history: list[dict] | None = None,
+    filters: dict | None = None,
+    as_of: dt.date | str | None = None,
+    settings: Any = None,
+) -> Answer:
+    """Answer a question from the news articles in the store, every claim cited.
+
+    Args:
+        question: the question.
+        history: earlier chat messages ``{"role": "user"|"assistant", "content": str}``; a
+            follow-up is rewritten into a standalone question first.
+        filters: ``{"sources": [...], "date_from": "YYYY-MM-DD", "date_to": ..., "article_ids": [...]}``.
+        as_of: the day "this week" refers to (date or ``YYYY-MM-DD``; default today).
+        settings: a ``rag.settings.Settings`` (default: from the environment).
+
+    Returns:
+        The ``Answer`` (``answerable`` False and the fixed refusal when the articles don't say).
+    """
+    return get_answerer(settings).ask(question, history=history, filters=filters, as_of=as_of)
+
+
+def stream(
+    question: str,
+    *,
+    history: list[dict] | None = None,
+    filters: dict | None = None,
+    as_of: dt.date | str | None = None,
+    settings: Any = None,
+) -> Iterator[str | Answer]:
+    """Like ``ask``, but yields the answer text as it is generated, then the final ``Answer``.
+
+    Args:
+        question, history, filters, as_of, settings: as for ``ask``.
+
+    Yields:
+        ``str`` pieces, then one ``Answer`` (authoritative: it may differ from the streamed draft).
+    """
+    yield from get_answerer(settings).stream(question, history=history, filters=filters, as_of=as_of)
