@@ -17,3 +17,7 @@ class StoreError(NewsragError):
 
 class BackendError(NewsragError):
     """An LLM backend failed (server unreachable, bad configuration)."""
+
+
+class ModelBuildError(NewsragError):
+    """A model file could not be built (a part failed to download, or the sha256 did not match)."""
