@@ -1,0 +1,228 @@
+"""HTML for the chat: answers with linked [n] markers, the refusal look, and the sources panel.
+
+Everything taken from articles or answers is escaped with ``html.escape``: article text is shown
+as text, never interpreted as HTML. Only the tags built here (links, ``<mark>``, layout) are markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+from rag.types import Answer, Article, Citation
+
+MARKER_RE = re.compile(r"\[(\d+)\]")
+CONTEXT_CHARS = 360  # at most this much paragraph text shown on each side of a quote
+
+
+def source_anchor(turn: int, n: int) -> str:
+    """The element id of source ``n`` of answer number ``turn`` (both shown in the page).
+
+    Args:
+        turn: 1-based index of the answer within the chat.
+        n: citation number as it appears in the answer, ``[n]``.
+
+    Returns:
+        An id safe for HTML attributes and URL fragments, e.g. ``src-2-1``.
+    """
+    return f"src-{int(turn)}-{int(n)}"
+
+
+def link_markers(text: str, turn: int, known: set[int]) -> str:
+    """Escape ``text`` and turn each ``[n]`` with a known citation into a link to its source.
+
+    Args:
+        text: answer text with ``[n]`` markers (plain text, not yet escaped).
+        turn: answer number, for the anchor ids.
+        known: citation numbers that have a source entry.
+
+    Returns:
+        HTML: the escaped text, markers as ``<a class="cite" href="#src-turn-n">[n]</a>``.
+    """
+    out: list[str] = []
+    pos = 0
+    for m in MARKER_RE.finditer(text):
+        out.append(html.escape(text[pos : m.start()]))
+        n = int(m.group(1))
+        if n in known:
+            anchor = source_anchor(turn, n)
+            out.append(
+                f'<a class="cite" href="#{anchor}" data-target="{anchor}" '
+                f'title="Show source {n}">[{n}]</a>'
+            )
+        else:
+            out.append(html.escape(m.group(0)))
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def format_streaming(partial: str) -> str:
+    """The answer while it is being generated: escaped text, markers not yet linked.
+
+    Args:
+        partial: the text generated so far.
+
+    Returns:
+        HTML for the chat bubble.
+    """
+    return f'<div class="answer streaming">{html.escape(partial)}</div>'
+
+
+def format_answer(answer: Answer, turn: int) -> str:
+    """The final chat bubble of an answer.
+
+    An answerable answer shows its text with each ``[n]`` linked to its source entry; an
+    unanswerable one gets its own look (a "not in the articles" box), so it cannot be mistaken
+    for an answer.
+
+    Args:
+        answer: the answer from ``rag``.
+        turn: answer number in this chat (for the anchors of its sources).
+
+    Returns:
+        HTML for the chat bubble.
+    """
+    if not answer.answerable:
+        return (
+            '<div class="refusal" role="note">'
+            '<span class="refusal-badge">Not in the articles</span> '
+            f"{html.escape(answer.answer)}</div>"
+        )
+    body = link_markers(answer.answer, turn, {c.n for c in answer.citations})
+    return f'<div class="answer">{body}</div>'
+
+
+def quote_in_paragraph(text: str, start: int, end: int, context: int = CONTEXT_CHARS) -> str:
+    """The paragraph around ``text[start:end]``, escaped, with the quote inside ``<mark>``.
+
+    Args:
+        text: full article text.
+        start: offset of the quote in ``text``.
+        end: offset just past the quote.
+        context: at most this many characters shown on each side (cut at a word, with "…").
+
+    Returns:
+        HTML: ``before<mark>quote</mark>after``, every piece escaped.
+    """
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    para_start = text.rfind("\n", 0, start) + 1
+    para_end = text.find("\n", end)
+    if para_end == -1:
+        para_end = len(text)
+    before = text[para_start:start]
+    after = text[end:para_end]
+    lead = trail = ""
+    if len(before) > context:
+        cut = before[-context:]
+        before = cut[cut.find(" ") + 1 :] if " " in cut else cut
+        lead = "… "
+    if len(after) > context:
+        cut = after[:context]
+        after = cut[: cut.rfind(" ")] if " " in cut else cut
+        trail = " …"
+    return (
+        f"{lead}{html.escape(before)}<mark>{html.escape(text[start:end])}</mark>"
+        f"{html.escape(after)}{trail}"
+    )
+
+
+def citation_context(citation: Citation, article: Article | None) -> str:
+    """The highlighted quote of one citation, in its paragraph when the stored text agrees.
+
+    Args:
+        citation: the citation (quote and article offsets).
+        article: the stored article, or None when it is not available.
+
+    Returns:
+        HTML of the quote in context, or of the quote alone (still highlighted).
+    """
+    if article is not None and article.text[citation.start : citation.end] == citation.quote:
+        return quote_in_paragraph(article.text, citation.start, citation.end)
+    return f"<mark>{html.escape(citation.quote)}</mark>"
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only http(s) links are clickable (no ``javascript:`` or ``data:`` addresses)."""
+    if url and re.match(r"^https?://", url.strip(), flags=re.IGNORECASE):
+        return url.strip()
+    return None
+
+
+def format_source(citation: Citation, article: Article | None, turn: int) -> str:
+    """One entry of the sources panel: number, title, date, source, link, quote in context.
+
+    Args:
+        citation: the citation to show.
+        article: its stored article (for the surrounding paragraph), or None.
+        turn: answer number, for the anchor id.
+
+    Returns:
+        HTML of the entry, with ``id`` equal to ``source_anchor(turn, citation.n)``.
+    """
+    title = html.escape(citation.title or (article.title if article else "") or citation.article_id)
+    meta = [html.escape(x) for x in (citation.published, citation.source) if x]
+    url = _safe_url(citation.url)
+    link = (
+        f' · <a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">link</a>'
+        if url
+        else ""
+    )
+    return (
+        f'<div class="source" id="{source_anchor(turn, citation.n)}">'
+        f'<div class="source-head"><span class="source-n">[{citation.n}]</span> '
+        f'<span class="source-title">{title}</span></div>'
+        f'<div class="source-meta">{" · ".join(meta) or "undated"}{link}</div>'
+        f'<blockquote class="source-quote">{citation_context(citation, article)}</blockquote>'
+        "</div>"
+    )
+
+
+def format_sources(
+    turns: list[Answer], get_article: Callable[[str], Article | None]
+) -> str:
+    """The sources panel: the citations of every answer in the chat, newest answer first.
+
+    Args:
+        turns: the chat's answers in order (answer ``i`` is turn ``i + 1``).
+        get_article: looks up a stored article by id (None when missing).
+
+    Returns:
+        HTML of the whole panel.
+    """
+    if not turns:
+        return '<div class="sources-empty">Sources of each answer appear here.</div>'
+    blocks: list[str] = []
+    cache: dict[str, Article | None] = {}
+    for turn in range(len(turns), 0, -1):
+        answer = turns[turn - 1]
+        entries: list[str] = []
+        for c in sorted(answer.citations, key=lambda c: c.n):
+            if c.article_id not in cache:
+                cache[c.article_id] = get_article(c.article_id)
+            entries.append(format_source(c, cache[c.article_id], turn))
+        body = "".join(entries) or '<div class="sources-none">No sources: the articles don\'t say.</div>'
+        blocks.append(
+            f'<section class="turn-sources" data-turn="{turn}">'
+            f'<div class="turn-question">Q{turn}: {html.escape(answer.question)}</div>{body}</section>'
+        )
+    return "".join(blocks)
+
+
+def format_stats(stats: dict) -> str:
+    """Markdown line of the collection's figures for the Library tab.
+
+    Args:
+        stats: ``Store.stats()``: articles, chunks, last_ingest, sources.
+
+    Returns:
+        Markdown text.
+    """
+    last = html.escape(str(stats.get("last_ingest") or "never"))
+    sources = html.escape(", ".join(stats.get("sources") or [])) or "none"
+    return (
+        f"**{stats.get('articles', 0)}** articles · **{stats.get('chunks', 0)}** chunks · "
+        f"last ingest: {last} · sources: {sources}"
+    )
