@@ -1,0 +1,255 @@
+"""Scoring: one question's outcomes, and the aggregate figures of ``metrics.json``.
+
+Definitions (also in ``evals/sets/README.md``):
+
+- ``retrieval_recall_at_k``: answerable questions with a chunk of a gold article among the top
+  ``k`` retrieved chunks, over answerable questions with gold articles.
+- ``mrr``: mean of 1/rank of the first retrieved chunk of a gold article (0 when none), same
+  questions.
+- ``answer_accuracy``: answerable questions with gold answers whose normalised answer text
+  contains a normalised gold answer (any of ``answers``, on word boundaries); a refusal is wrong.
+- ``token_f1``: best token F1 against any gold answer, same questions; a refusal scores 0.
+- ``refusal_accuracy``: unanswerable questions answered with ``answerable`` false.
+- ``false_refusal_rate``: answerable questions answered with ``answerable`` false.
+- ``citation_support``: citations (all questions) whose quote is exactly the cited article's
+  stored text between ``start`` and ``end``.
+- ``citation_precision``: citations on answerable questions pointing at a gold article.
+- latency percentiles: linear interpolation between closest ranks.
+
+A figure whose denominator is empty is ``None`` (null in JSON), never 0.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from evals.questions import Question
+from rag.types import Answer, Article
+
+_MARKER = re.compile(r"\[\d+\]")
+
+METRIC_KEYS = (
+    "n_questions",
+    "n_answerable",
+    "n_unanswerable",
+    "retrieval_recall_at_k",
+    "k",
+    "mrr",
+    "answer_accuracy",
+    "refusal_accuracy",
+    "false_refusal_rate",
+    "citation_precision",
+    "citation_support",
+    "latency_p50_s",
+    "latency_p95_s",
+    "ttft_p50_s",
+    "config",
+)
+
+
+def normalize_text(text: str) -> str:
+    """The one normalisation used for answers and gold answers.
+
+    Removes ``[n]`` citation markers, lower-cases, deletes punctuation and quote characters
+    (every Unicode category P*), and collapses whitespace.
+
+    Args:
+        text: any answer or gold string.
+
+    Returns:
+        The normalised string (words separated by single spaces).
+    """
+    text = _MARKER.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+    return " ".join(text.split())
+
+
+def contains_answer(answer_text: str, golds: Sequence[str]) -> bool:
+    """True when a normalised gold answer occurs in the normalised answer on word boundaries.
+
+    Args:
+        answer_text: the system's answer.
+        golds: acceptable answers.
+
+    Returns:
+        Whether any non-empty gold is contained.
+    """
+    hay = f" {normalize_text(answer_text)} "
+    return any(g and f" {g} " in hay for g in (normalize_text(x) for x in golds))
+
+
+def token_f1(answer_text: str, golds: Sequence[str]) -> float:
+    """Best token-level F1 of the normalised answer against any normalised gold answer.
+
+    Args:
+        answer_text: the system's answer.
+        golds: acceptable answers.
+
+    Returns:
+        F1 in [0, 1]; 0 when there are no gold tokens or no overlap.
+    """
+    pred = normalize_text(answer_text).split()
+    best = 0.0
+    for gold in golds:
+        ref = normalize_text(gold).split()
+        common = sum((Counter(pred) & Counter(ref)).values())
+        if not common:
+            continue
+        p, r = common / len(pred), common / len(ref)
+        best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def first_gold_rank(retrieved_article_ids: Sequence[str], gold_ids: Sequence[str]) -> int | None:
+    """1-based rank of the first retrieved chunk from a gold article, or None."""
+    gold = set(gold_ids)
+    for rank, article_id in enumerate(retrieved_article_ids, start=1):
+        if article_id in gold:
+            return rank
+    return None
+
+
+def score_question(
+    question: Question,
+    answer: Answer,
+    k: int,
+    get_article: Callable[[str], Article | None],
+) -> dict[str, Any]:
+    """Per-question outcomes (the ``outcomes`` and ``citations`` of a results.jsonl row).
+
+    Args:
+        question: the question with its gold data.
+        answer: what the pipeline returned.
+        k: cut-off for the retrieval hit.
+        get_article: looks a stored article up by id (for citation support).
+
+    Returns:
+        ``{"outcomes": {...}, "citations": [...], "retrieved": [...]}``; an outcome that does not
+        apply to this question is None.
+    """
+    retrieved_ids = [c.article_id for c in answer.retrieved]
+    scored_retrieval = question.answerable and bool(question.gold_article_ids)
+    rank = first_gold_rank(retrieved_ids, question.gold_article_ids) if scored_retrieval else None
+    scored_answer = question.answerable and bool(question.answers)
+    citations = []
+    for c in answer.citations:
+        article = get_article(c.article_id)
+        supported = article is not None and article.text[c.start : c.end] == c.quote
+        gold = (c.article_id in question.gold_article_ids) if question.answerable else None
+        citations.append(
+            {
+                "n": c.n,
+                "article_id": c.article_id,
+                "quote": c.quote,
+                "start": c.start,
+                "end": c.end,
+                "supported": supported,
+                "gold_article": gold,
+            }
+        )
+    refused = not answer.answerable
+    outcomes = {
+        "retrieval_hit": (rank is not None and rank <= k) if scored_retrieval else None,
+        "gold_rank": rank,
+        "reciprocal_rank": ((1.0 / rank) if rank else 0.0) if scored_retrieval else None,
+        "correct": (not refused and contains_answer(answer.answer, question.answers))
+        if scored_answer
+        else None,
+        "token_f1": (0.0 if refused else token_f1(answer.answer, question.answers))
+        if scored_answer
+        else None,
+        "refused": refused,
+        "refusal_correct": refused if not question.answerable else None,
+        "false_refusal": refused if question.answerable else None,
+    }
+    retrieved = [
+        {"rank": i, "article_id": c.article_id, "title": c.title, "chunk_id": c.id}
+        for i, c in enumerate(answer.retrieved, start=1)
+    ]
+    return {"outcomes": outcomes, "citations": citations, "retrieved": retrieved}
+
+
+def outcome_label(row: dict[str, Any]) -> str:
+    """One word for a results row: correct, wrong, false_refusal, refused_ok, answered_unanswerable,
+    unscored or error (used by the reports' per-question grid)."""
+    if row.get("error"):
+        return "error"
+    o = row["outcomes"]
+    if o["refusal_correct"] is not None:
+        return "refused_ok" if o["refusal_correct"] else "answered_unanswerable"
+    if o["false_refusal"]:
+        return "false_refusal"
+    if o["correct"] is None:
+        return "unscored"
+    return "correct" if o["correct"] else "wrong"
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0..100) by linear interpolation between closest ranks; None if empty."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    pos = (len(xs) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``metrics.json`` object from results rows.
+
+    Args:
+        rows: results.jsonl rows (as written by the runner; error rows count as questions but
+            contribute to no rate except the question counts).
+        k: the retrieval cut-off used.
+        config: every setting used, stored as is.
+
+    Returns:
+        A dict with exactly the keys of ``METRIC_KEYS`` plus ``token_f1``, ``n_errors`` and
+        ``answer_accuracy_when_retrieved`` (accuracy on questions whose gold chunk was in the top k).
+    """
+    ok = [r for r in rows if not r.get("error")]
+
+    def vals(name: str) -> list[Any]:
+        return [r["outcomes"][name] for r in ok if r["outcomes"][name] is not None]
+
+    cits = [c for r in ok for c in r["citations"]]
+    cits_answerable = [c["gold_article"] for c in cits if c["gold_article"] is not None]
+    latencies = [r["latency_s"] for r in ok if r.get("latency_s") is not None]
+    ttfts = [r["ttft_s"] for r in ok if r.get("ttft_s") is not None]
+    hit_correct = [
+        r["outcomes"]["correct"]
+        for r in ok
+        if r["outcomes"]["retrieval_hit"] and r["outcomes"]["correct"] is not None
+    ]
+    metrics: dict[str, Any] = {
+        "n_questions": len(rows),
+        "n_answerable": sum(1 for r in rows if r["gold"]["answerable"]),
+        "n_unanswerable": sum(1 for r in rows if not r["gold"]["answerable"]),
+        "retrieval_recall_at_k": _mean([float(x) for x in vals("retrieval_hit")]),
+        "k": k,
+        "mrr": _mean(vals("reciprocal_rank")),
+        "answer_accuracy": _mean([float(x) for x in vals("correct")]),
+        "refusal_accuracy": _mean([float(x) for x in vals("refusal_correct")]),
+        "false_refusal_rate": _mean([float(x) for x in vals("false_refusal")]),
+        "citation_precision": _mean([float(x) for x in cits_answerable]),
+        "citation_support": _mean([float(c["supported"]) for c in cits]),
+        "latency_p50_s": percentile(latencies, 50),
+        "latency_p95_s": percentile(latencies, 95),
+        "ttft_p50_s": percentile(ttfts, 50),
+        "config": config,
+        "token_f1": _mean(vals("token_f1")),
+        "answer_accuracy_when_retrieved": _mean([float(x) for x in hit_correct]),
+        "n_citations": len(cits),
+        "n_errors": len(rows) - len(ok),
+    }
+    return metrics

@@ -1,0 +1,179 @@
+"""Run reports: ``report.md`` (table + worst failures) and a self-contained ``report.html``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from evals.metrics import METRIC_KEYS, outcome_label
+from evals.plots import bar_chart, histogram, outcome_grid
+
+RATE_METRICS = (
+    "retrieval_recall_at_k",
+    "mrr",
+    "answer_accuracy",
+    "token_f1",
+    "refusal_accuracy",
+    "false_refusal_rate",
+    "citation_precision",
+    "citation_support",
+)
+FAILURES = ("wrong", "false_refusal", "answered_unanswerable", "error")
+
+
+def format_value(value: Any) -> str:
+    """A metric value as table text: 3 decimals for floats, 'n/a' for None."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(name, value) for every reported figure except ``config``, in a stable order."""
+    names = [k for k in METRIC_KEYS if k != "config"]
+    names += [k for k in metrics if k not in names and k != "config"]
+    return [(n, metrics.get(n)) for n in names]
+
+
+def worst_failures(rows: Sequence[dict[str, Any]], n: int = 15) -> list[dict[str, Any]]:
+    """Failed questions, worst first (errors, then lowest token F1, then retrieval misses).
+
+    Args:
+        rows: results rows.
+        n: how many to keep.
+
+    Returns:
+        Up to ``n`` rows.
+    """
+    failed = [r for r in rows if outcome_label(r) in FAILURES]
+
+    def key(r: dict[str, Any]) -> tuple:
+        o = r.get("outcomes") or {}
+        return (
+            0 if r.get("error") else 1,
+            o.get("token_f1") or 0.0,
+            0 if o.get("retrieval_hit") is False else 1,
+        )
+
+    return sorted(failed, key=key)[:n]
+
+
+def _retrieved_titles(row: dict[str, Any], n: int = 3) -> list[str]:
+    return [f"{x['rank']}. {x['title'] or x['article_id']}" for x in (row.get("retrieved") or [])[:n]]
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def render_markdown(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], title: str) -> str:
+    """The report.md text.
+
+    Args:
+        rows: results rows in question order.
+        metrics: the metrics.json object.
+        title: heading (e.g. the run folder name).
+
+    Returns:
+        Markdown text.
+    """
+    lines = [f"# Evaluation: {title}", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {format_value(v)} |" for name, v in metric_rows(metrics)]
+    cfg = metrics.get("config") or {}
+    lines += ["", "Configuration: " + ", ".join(f"`{k}={v}`" for k, v in cfg.items()), ""]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[outcome_label(r)] = counts.get(outcome_label(r), 0) + 1
+    lines += ["Outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), ""]
+    failures = worst_failures(rows)
+    lines += [f"## Worst failures ({len(failures)} shown)", ""]
+    for r in failures:
+        gold = "; ".join(r["gold"]["answers"]) or "(none)"
+        if not r["gold"]["answerable"]:
+            gold += " (unanswerable: should refuse)"
+        lines += [
+            f"### {r['id']} ({outcome_label(r)})",
+            f"- question: {_md_cell(r['question'])}",
+            f"- gold: {_md_cell(gold)}; gold articles: {', '.join(r['gold']['gold_article_ids']) or '-'}",
+            f"- answer: {_md_cell(r.get('answer') or r.get('error') or '')}",
+            f"- retrieved: {_md_cell(' | '.join(_retrieved_titles(r)) or '-')}",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:960px;
+color:#222;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}
+th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.legend{font-size:12px;margin:6px 0}.key{margin-right:12px;white-space:nowrap}
+.swatch{display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:middle}
+.fail{border-left:4px solid #c62828;padding:4px 10px;margin:10px 0;background:#fafafa;font-size:13px}
+code{font-size:12px}
+"""
+
+
+def render_html(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], title: str) -> str:
+    """The report.html text: one file, inline CSS and SVG, no scripts, no external requests.
+
+    Args:
+        rows: results rows in question order.
+        metrics: the metrics.json object.
+        title: heading.
+
+    Returns:
+        HTML text.
+    """
+    bars = bar_chart([(n, metrics.get(n)) for n in RATE_METRICS])
+    latencies = [r["latency_s"] for r in rows if r.get("latency_s") is not None]
+    hist = histogram(latencies)
+    cells = [(r["id"], outcome_label(r), r["question"]) for r in rows]
+    grid = outcome_grid(cells)
+    table = "".join(
+        f"<tr><td>{escape(n)}</td><td class='num'>{escape(format_value(v))}</td></tr>"
+        for n, v in metric_rows(metrics)
+    )
+    cfg = escape(json.dumps(metrics.get("config") or {}, indent=1, ensure_ascii=False))
+    fails = []
+    for r in worst_failures(rows):
+        gold = "; ".join(r["gold"]["answers"]) or "(none)"
+        if not r["gold"]["answerable"]:
+            gold += " (unanswerable: should refuse)"
+        fails.append(
+            f"<div class='fail'><b>{escape(r['id'])}</b> ({escape(outcome_label(r))})<br>"
+            f"<b>Q:</b> {escape(r['question'])}<br><b>Gold:</b> {escape(gold)}<br>"
+            f"<b>Answer:</b> {escape(r.get('answer') or r.get('error') or '')}<br>"
+            f"<b>Retrieved:</b> {escape(' | '.join(_retrieved_titles(r)) or '-')}</div>"
+        )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>Evaluation: {escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>Evaluation: {escape(title)}</h1>"
+        f"<h2>Metrics</h2>{bars}<table><tr><th>metric</th><th>value</th></tr>{table}</table>"
+        f"<h2>Latency per question ({len(latencies)} answers)</h2>{hist}"
+        f"<h2>Outcome per question</h2>{grid}"
+        f"<h2>Worst failures</h2>{''.join(fails) or '<p>None.</p>'}"
+        f"<h2>Configuration</h2><pre><code>{cfg}</code></pre></body></html>"
+    )
+
+
+def write_reports(out_dir: Path, rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> None:
+    """Write ``report.md`` and ``report.html`` into ``out_dir``.
+
+    Args:
+        out_dir: the run folder.
+        rows: results rows.
+        metrics: the metrics.json object.
+    """
+    out_dir = Path(out_dir)
+    title = out_dir.resolve().name
+    (out_dir / "report.md").write_text(render_markdown(rows, metrics, title), encoding="utf-8")
+    (out_dir / "report.html").write_text(render_html(rows, metrics, title), encoding="utf-8")
