@@ -1,0 +1,207 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright against ``newsrag serve``.
+
+Asks the Rhodes question, clicks [1], sees the quote highlighted in its paragraph; uploads a new
+article and asks about it. The page must not request anything from any host but the server.
+Screenshots go to ``tests/artifacts/``. The answer backend is the local LLM (``llamacpp``) unless
+``NEWSRAG_TEST_BROWSER_LLM`` names another.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from ui_server import FakeBackend, free_port, start_server, stop_server
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ANSWER_TIMEOUT_MS = 240_000
+
+NEW_ARTICLE = """---
+id: lighthouse-2026
+title: Old lighthouse on Skerry Point to become a museum
+published: 2026-11-20
+source: Coast Gazette
+---
+Old lighthouse on Skerry Point to become a museum
+
+The county board voted on Thursday to turn the old lighthouse on Skerry Point into a maritime museum.
+
+Board chair Mirela Oduya said the museum would open in June and that entry would be free for children.
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `make browser` (scripts/install-browser.sh)")
+    store = tmp_path_factory.mktemp("browser") / "store"
+    llm = os.environ.get("NEWSRAG_TEST_BROWSER_LLM", "llamacpp")
+    port = free_port()
+    proc = start_server(store, port, llm=llm)  # empty store: the seeds are ingested on first run
+    try:
+        yield f"http://127.0.0.1:{port}", store
+    finally:
+        stop_server(proc)
+
+
+@contextmanager
+def chromium():
+    """Debian's chromium, headless, through Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `make browser` (scripts/install-browser.sh)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(server):
+    base, _ = server
+    host = urlparse(base).netloc
+    outside: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlparse(url).netloc == host:
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        context.route("**/*", guard)
+        pg = context.new_page()
+        pg.outside = outside  # type: ignore[attr-defined]
+        try:
+            yield pg
+        finally:
+            context.close()
+
+
+def ask(page, question: str, n_answers: int) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    page.locator("#ask").click()
+    # the final answer replaces the streaming bubble: wait for the n-th finished answer
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chat .answer:not(.streaming), #chat .refusal').length >= n",
+        arg=n_answers,
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+
+
+@pytest.mark.slow
+def test_browser_rhodes_question_sources_and_upload(page, server, tmp_path):
+    base, store = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.goto(base + "/")
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    assert page.get_by_text("What did Rhodes say about Ukraine?").count() >= 1  # example question
+
+    ask(page, "What did Rhodes say about Ukraine?", 1)
+    answer = page.locator("#chat .answer").last
+    assert "refusal" not in (answer.get_attribute("class") or "")
+    cite = answer.locator("a.cite", has_text="[1]")
+    assert cite.count() >= 1, answer.inner_html()
+    cite.first.click()
+    entry = page.locator("#src-1-1")
+    entry.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#src-1-1').classList.contains('flash')", timeout=5_000)
+    marks = " ".join(m.inner_text() for m in page.locator("#sources mark").all())
+    assert "complete violation of the spirit" in marks
+    # the quote sits inside its paragraph: text of the article around the mark is shown too
+    assert "Deputy National Security Adviser Ben Rhodes" in page.locator("#sources").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=False)
+
+    # upload a new article in the Library tab, then ask about it
+    page.get_by_role("tab", name="Library").click()
+    article = tmp_path / "lighthouse.md"
+    article.write_text(NEW_ARTICLE, encoding="utf-8")
+    page.locator("#upload input[type=file]").set_input_files(str(article))
+    page.wait_for_timeout(1500)
+    page.locator("#add").click()
+    page.wait_for_function(
+        "() => /Added/.test(document.querySelector('#ingest-report').innerText)", timeout=120_000
+    )
+    assert "Added 1" in re.sub(r"\*", "", page.locator("#ingest-report").inner_text())
+    assert [p.name for p in (store / "uploads").iterdir()][0].startswith("lighthouse-")
+    page.screenshot(path=str(ARTIFACTS / "library.png"), full_page=False)
+
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "When will the lighthouse museum on Skerry Point open?", 2)
+    second = page.locator("#chat .answer").last
+    assert "June" in second.inner_text()
+    assert page.locator("#src-2-1").count() == 1
+    assert "Skerry Point" in page.locator("#src-2-1").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "chat-upload.png"), full_page=False)
+
+    assert page.outside == [], f"requests left 127.0.0.1: {page.outside}"  # type: ignore[attr-defined]
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copyfile(ARTIFACTS / "chat.png", docs / "chat.png")
+
+
+@pytest.mark.slow
+def test_browser_refusal_and_clear(page, server):
+    base, _ = server
+    page.goto(base + "/")
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    ask(page, "What is the recipe for Hungarian goulash?", 1)
+    refusal = page.locator("#chat .refusal")
+    assert refusal.count() == 1 and "Not in the articles" in refusal.inner_text()
+    page.locator("#clear").click()
+    page.wait_for_function("() => !document.querySelector('#chat .refusal')", timeout=10_000)
+    assert page.outside == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_browser_sessions_show_queue_and_get_their_own_answers(tmp_path):
+    """Three sessions ask at once (fake backend, one answer at a time): the last shows it waits."""
+    from ui.app import build_app, launch_options
+
+    demo = build_app(FakeBackend(delay=0.4), store_dir=tmp_path / "store")
+    demo.queue(default_concurrency_limit=4)
+    port = free_port()
+    demo.launch(**launch_options(host="127.0.0.1", port=port, max_upload_mb=1), prevent_thread_lock=True, quiet=True)
+    try:
+        with chromium() as browser:
+            pages = []
+            for _ in range(3):
+                pg = browser.new_context().new_page()
+                pg.goto(f"http://127.0.0.1:{port}/")
+                pg.wait_for_selector("#question textarea", timeout=60_000)
+                pages.append(pg)
+            names = ["Ann", "Ben", "Cal"]
+            for pg, name in zip(pages, names):
+                pg.locator("#question textarea").fill(f"Who is {name}?")
+                pg.locator("#ask").click()
+            pages[-1].wait_for_function(
+                "() => /Waiting in line/.test(document.querySelector('#chat').innerText)", timeout=10_000
+            )
+            assert re.search(r"queue: \d+/\d+", pages[-1].locator("body").inner_text())
+            for pg, name in zip(pages, names):
+                pg.wait_for_function(
+                    "() => document.querySelectorAll('#chat .answer:not(.streaming)').length >= 1", timeout=60_000
+                )
+                assert pg.locator("#chat .answer").last.inner_text().strip() == f"{name} is here [1]."
+                assert "Waiting in line" not in pg.locator("#chat").inner_text()
+    finally:
+        demo.close()

@@ -1,0 +1,114 @@
+"""Helpers of the UI tests: a fake chat backend, and starting/stopping ``newsrag serve``."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from ingest.report import IngestReport
+from rag.types import Answer, Article, Citation
+
+
+def newsrag_exe() -> Path:
+    """The ``newsrag`` console script of the running interpreter's environment."""
+    return Path(sys.executable).with_name("newsrag")
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(store: Path, port: int, llm: str = "extractive", extra_env: dict | None = None):
+    """Start ``newsrag serve`` and wait until it answers; returns the process.
+
+    Its output goes to ``serve.log`` beside the store (shown when it fails to start).
+    """
+    log_path = store.parent / f"serve-{port}.log"
+    log = open(log_path, "w", encoding="utf-8")
+    env = dict(os.environ, NEWSRAG_STORE=str(store), GRADIO_ANALYTICS_ENABLED="False", **(extra_env or {}))
+    proc = subprocess.Popen(
+        [str(newsrag_exe()), "serve", "--port", str(port), "--store", str(store), "--llm", llm],
+        stdout=log, stderr=subprocess.STDOUT, text=True, env=env, cwd=str(store.parent),
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {log_path.read_text(encoding='utf-8')[-3000:]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(1)
+    proc.kill()
+    raise AssertionError(f"server did not start in time: {log_path.read_text(encoding='utf-8')[-3000:]}")
+
+
+def stop_server(proc) -> None:
+    """Stop a server started by ``start_server``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class FakeBackend:
+    """Answers "Who is X?" with "X is here [1]." citing an article about X; records calls."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.calls: list[tuple[str, list, dict | None]] = []
+        self.ingested: list[Path] = []
+        self.lock = threading.Lock()
+
+    def _article(self, name: str) -> Article:
+        return Article(id=f"a-{name}", title=f"About {name}", text=f"Intro.\n\n{name} is here today.", source="Wire")
+
+    def stream(self, question, history, filters):
+        with self.lock:
+            self.calls.append((question, list(history), filters))
+        m = re.search(r"Who is (\w+)", question)
+        if not m:
+            yield "The articles don't say."
+            yield Answer(question=question, answer="The articles don't say.", answerable=False)
+            return
+        name = m.group(1)
+        text = f"{name} is here [1]."
+        for word in text.split(" "):
+            time.sleep(self.delay)
+            yield word + " "
+        art = self._article(name)
+        start = art.text.index(name)
+        quote = f"{name} is here today."
+        yield Answer(
+            question=question, answer=text, answerable=True,
+            citations=[Citation(n=1, article_id=art.id, title=art.title, source="Wire", quote=quote,
+                                start=start, end=start + len(quote))],
+        )
+
+    def get_article(self, article_id):
+        return self._article(article_id.removeprefix("a-"))
+
+    def stats(self):
+        return {"articles": 2, "chunks": 5, "last_ingest": "2026-11-28T08:00:00", "sources": ["Wire", "CNN"]}
+
+    def ingest(self, paths, on_event=None):
+        report = IngestReport()
+        for p in paths:
+            self.ingested.append(Path(p))
+            if Path(p).read_bytes().strip():
+                report.added += 1
+                report.chunks_added += 1
+            else:
+                report.failed.append((str(p), "empty file"))
+        return report
