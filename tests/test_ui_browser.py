@@ -196,12 +196,22 @@ def test_browser_sessions_show_queue_and_get_their_own_answers(tmp_path):
             pages[-1].wait_for_function(
                 "() => /Waiting in line/.test(document.querySelector('#chat').innerText)", timeout=10_000
             )
-            assert re.search(r"queue: \d+/\d+", pages[-1].locator("body").inner_text())
+            pages[-1].wait_for_function("() => /queue: \\d+\\/\\d+/.test(document.body.innerText)", timeout=10_000)
             for pg, name in zip(pages, names):
                 pg.wait_for_function(
                     "() => document.querySelectorAll('#chat .answer:not(.streaming)').length >= 1", timeout=60_000
                 )
                 assert pg.locator("#chat .answer").last.inner_text().strip() == f"{name} is here [1]."
                 assert "Waiting in line" not in pg.locator("#chat").inner_text()
+            # the stop button ends an answer being written; the chat stays usable
+            pg = pages[0]
+            pg.locator("#question textarea").fill("Who is Zed?")
+            pg.locator("#ask").click()
+            pg.wait_for_selector("#chat .answer.streaming", timeout=10_000)
+            pg.locator("#stop").click()
+            pg.wait_for_function("() => /Stopped/.test(document.querySelector('#chat').innerText)", timeout=10_000)
+            pg.wait_for_timeout(2500)
+            assert "Zed is here [1]." not in pg.locator("#chat").inner_text()
+            assert pg.locator("#ask").is_enabled()
     finally:
         demo.close()

@@ -36,6 +36,23 @@ def new_session() -> dict[str, Any]:
     return {"turns": [], "history": []}
 
 
+def message_text(message: dict) -> str:
+    """The text of a chat message, whether its content is a string or a list of parts.
+
+    Args:
+        message: a message of the Chatbot's value (``{"role", "content"}``).
+
+    Returns:
+        The text (parts joined).
+    """
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
 def filters_from(sources: list[str] | None, date_from: str | None, date_to: str | None) -> dict | None:
     """The ``rag`` filters dict from the Library tab's controls (None when nothing is set).
 
@@ -140,6 +157,12 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             chat[-1] = {"role": "assistant", "content": f'<div class="error">{html.escape(str(err))}</div>'}
             yield chat, gr.update(), dict(session, pending=None), gr.update(interactive=True)
             return
+        except Exception as err:  # the edge: one clear line in the chat, the details in the log
+            log.exception("answering %r failed", question)
+            line = f"Sorry, answering failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            chat[-1] = {"role": "assistant", "content": f'<div class="error">{html.escape(line)}</div>'}
+            yield chat, gr.update(), dict(session, pending=None), gr.update(interactive=True)
+            return
         if final is None:  # the stream ended without its Answer: show what came, keep no turn
             yield chat, gr.update(), dict(session, pending=None), gr.update(interactive=True)
             return
@@ -151,6 +174,17 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         chat[-1] = {"role": "assistant", "content": format_answer(final, len(turns))}
         session = {"turns": turns, "history": history, "pending": None}
         yield chat, format_sources(turns, backend.get_article), session, gr.update(interactive=True)
+
+    def stopped(chat: list) -> tuple:
+        chat = list(chat or [])
+        if chat and chat[-1].get("role") == "assistant":
+            text = message_text(chat[-1])
+            if 'class="queued"' in text:
+                text = '<div class="note">Stopped before the answer began.</div>'
+            elif "answer streaming" in text:
+                text = text.replace("answer streaming", "answer stopped") + '<div class="note">Stopped.</div>'
+            chat[-1] = {"role": "assistant", "content": text}
+        return chat, gr.update(interactive=True)
 
     def clear() -> tuple:
         return [], format_sources([], backend.get_article), new_session(), gr.update(interactive=True)
@@ -278,8 +312,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                 concurrency_limit=1, concurrency_id=ANSWER_QUEUE, api_visibility="private",
             )
             events.append(ev)
-        stop.click(lambda: gr.update(interactive=True), None, [send], cancels=events,
-                   queue=False, api_visibility="private")
+        stop.click(stopped, [chat], [chat, send], cancels=events, queue=False, api_visibility="private")
         clear_btn.click(clear, None, [chat, sources_panel, session, send], cancels=events,
                         queue=False, api_visibility="private")
         chat.clear(lambda: (format_sources([], backend.get_article), new_session()), None,
@@ -300,6 +333,7 @@ CSS = """
   letter-spacing: 0.05em; display: block; margin-bottom: 2px; }
 #chat .queued { color: #6b7280; font-style: italic; }
 #chat .error { color: #b91c1c; }
+#chat .note { color: #6b7280; font-size: .85em; margin-top: 4px; }
 #chat .streaming::after { content: "▍"; animation: blink 1s steps(1) infinite; }
 @keyframes blink { 50% { opacity: 0; } }
 a.cite { font-weight: 600; text-decoration: none; padding: 0 1px; cursor: pointer; color: #2563eb; }
