@@ -1,0 +1,347 @@
+"""Chat-model backends as LangChain chat models: a local GGUF (llama.cpp) or an OpenAI-compatible server.
+
+``llamacpp``: one ``llama_cpp.Llama`` per (file, parameters) per process, shared by every chat
+model built for it and guarded by a lock (a llama.cpp context is not re-entrant; the chat UI
+serves several users at once). Consecutive calls on the same ``Llama`` reuse its KV cache for
+the prompt prefix they share, so a fixed system prompt is processed once.
+
+``openai``: LangChain's ``ChatOpenAI`` pointed at any OpenAI-compatible base URL (vLLM, llama.cpp's
+server, Ollama, OpenAI); connection and HTTP failures surface as ``BackendError``.
+
+There is no fallback from one backend to another: a backend that cannot work raises.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_openai import ChatOpenAI
+from pydantic import Field
+
+from rag.errors import BackendError
+from rag.models import resolve_model_path
+from rag.settings import default_cache_dir
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+BACKENDS = ("llamacpp", "openai", "extractive")
+
+
+# --- one Llama per (file, parameters) per process ---------------------------------------------
+
+
+@dataclass
+class SharedLlama:
+    """A loaded ``llama_cpp.Llama`` and the lock every caller must hold while using it."""
+
+    llama: Any
+    lock: threading.Lock
+
+
+_LOADED: dict[tuple[str, int, int, int], SharedLlama] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def load_llama(model_path: Path, *, n_ctx: int = 2048, n_threads: int = 2,
+               n_batch: int = 512) -> SharedLlama:
+    """Load a GGUF file once per process and parameter set; later calls return the same object.
+
+    Args:
+        model_path: an existing GGUF file.
+        n_ctx: context window in tokens.
+        n_threads: CPU threads for prompt processing and decoding.
+        n_batch: prompt tokens evaluated per batch.
+
+    Returns:
+        The shared ``Llama`` with its lock.
+
+    Raises:
+        BackendError: llama.cpp could not load the file.
+    """
+    key = (str(Path(model_path).resolve()), n_ctx, n_threads, n_batch)
+    with _LOADED_LOCK:
+        shared = _LOADED.get(key)
+        if shared is None:
+            from llama_cpp import Llama
+
+            try:
+                llama = Llama(
+                    model_path=key[0], n_ctx=n_ctx, n_threads=n_threads,
+                    n_threads_batch=n_threads, n_batch=n_batch, verbose=False,
+                )
+            except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
+                raise BackendError(f"llama.cpp could not load {key[0]}: {exc}") from exc
+            shared = _LOADED[key] = SharedLlama(llama=llama, lock=threading.Lock())
+        return shared
+
+
+def _message_to_dict(message: BaseMessage) -> dict[str, str]:
+    if isinstance(message, SystemMessage):
+        role = "system"
+    elif isinstance(message, HumanMessage):
+        role = "user"
+    elif isinstance(message, AIMessage):
+        role = "assistant"
+    elif isinstance(message, ChatMessage):
+        role = message.role
+    else:
+        raise BackendError(f"The llamacpp backend cannot send a {message.type!r} message.")
+    return {"role": role, "content": str(message.text)}
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """LangChain chat model over ``llama_cpp.Llama.create_chat_completion`` with a shared model.
+
+    Call-time keyword arguments ``max_tokens``, ``temperature`` and ``stop`` override the
+    defaults (e.g. ``model.invoke(messages, max_tokens=40)`` or ``model.bind(max_tokens=40)``).
+    """
+
+    model_path: Path = Field(description="GGUF file.")
+    n_ctx: int = Field(default=2048, description="Context window in tokens.")
+    n_threads: int = Field(default=2, description="CPU threads.")
+    n_batch: int = Field(default=512, description="Prompt tokens per batch (8 doubles TTFT).")
+    max_tokens: int = Field(default=160, description="Maximum tokens generated.")
+    temperature: float = Field(default=0.0, description="Sampling temperature (0 = greedy).")
+
+    @property
+    def _llm_type(self) -> str:
+        return "llamacpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": str(self.model_path), "n_ctx": self.n_ctx,
+                "n_batch": self.n_batch, "max_tokens": self.max_tokens,
+                "temperature": self.temperature}
+
+    def shared(self) -> SharedLlama:
+        """The process-wide loaded model this chat model uses (loaded on first call)."""
+        return load_llama(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                          n_batch=self.n_batch)
+
+    def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": kwargs.get("temperature", self.temperature),
+            "stop": stop or kwargs.get("stop") or [],
+        }
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        shared = self.shared()
+        payload = [_message_to_dict(m) for m in messages]
+        with shared.lock:
+            response = shared.llama.create_chat_completion(
+                messages=payload, **self._params(stop, kwargs)
+            )
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        message = AIMessage(
+            content=choice["message"].get("content") or "",
+            response_metadata={"finish_reason": choice.get("finish_reason"),
+                               "model_name": self.model_path.name},
+            usage_metadata={
+                "input_tokens": usage.get("prompt_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        shared = self.shared()
+        payload = [_message_to_dict(m) for m in messages]
+        # The lock is held until the stream ends or the consumer closes the generator.
+        with shared.lock:
+            stream = shared.llama.create_chat_completion(
+                messages=payload, stream=True, **self._params(stop, kwargs)
+            )
+            for part in stream:
+                choice = part["choices"][0] if part.get("choices") else None
+                if choice is None:
+                    continue
+                text = (choice.get("delta") or {}).get("content") or ""
+                finish = choice.get("finish_reason")
+                if not text and not finish:
+                    continue
+                chunk = ChatGenerationChunk(
+                    message=AIMessageChunk(
+                        content=text,
+                        response_metadata={"finish_reason": finish,
+                                           "model_name": self.model_path.name} if finish else {},
+                    )
+                )
+                if run_manager and text:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+
+
+# --- OpenAI-compatible servers -----------------------------------------------------------------
+
+
+def _openai_failure(exc: Exception, base_url: str) -> BackendError | None:
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):
+        return BackendError(f"Cannot reach the OpenAI-compatible server at {base_url}: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        return BackendError(
+            f"The OpenAI-compatible server at {base_url} answered HTTP {exc.status_code}: "
+            f"{exc.message}"
+        )
+    return None
+
+
+class OpenAICompatibleChatModel(ChatOpenAI):
+    """``ChatOpenAI`` whose connection and HTTP failures become one-line ``BackendError``s."""
+
+    def _reraise(self, exc: Exception) -> None:
+        mapped = _openai_failure(exc, str(self.openai_api_base))
+        if mapped is not None:
+            raise mapped from exc
+        raise exc
+
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        try:
+            return super()._generate(*args, **kwargs)
+        except Exception as exc:
+            self._reraise(exc)
+            raise
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        try:
+            yield from super()._stream(*args, **kwargs)
+        except Exception as exc:
+            self._reraise(exc)
+            raise
+
+    async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        try:
+            return await super()._agenerate(*args, **kwargs)
+        except Exception as exc:
+            self._reraise(exc)
+            raise
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            async for chunk in super()._astream(*args, **kwargs):
+                yield chunk
+        except Exception as exc:
+            self._reraise(exc)
+            raise
+
+
+# --- the factory -------------------------------------------------------------------------------
+
+
+def get_chat_model(
+    backend: str,
+    *,
+    model_path: Path | str | None = None,
+    cache_dir: Path | None = None,
+    n_ctx: int = 2048,
+    n_threads: int = 2,
+    n_batch: int = 512,
+    max_tokens: int = 160,
+    temperature: float = 0.0,
+    openai_base_url: str | None = None,
+    openai_api_key: str = "not-needed",
+    openai_model: str = "local",
+) -> BaseChatModel:
+    """Build the chat model of a backend.
+
+    Args:
+        backend: ``"llamacpp"`` (local GGUF) or ``"openai"`` (OpenAI-compatible server).
+        model_path: GGUF file for ``llamacpp``; None means the default model built by
+            ``newsrag model pull`` in ``cache_dir``.
+        cache_dir: model cache folder (default ``~/.cache/newsrag``).
+        n_ctx: llama.cpp context window.
+        n_threads: llama.cpp CPU threads.
+        n_batch: llama.cpp prompt batch size.
+        max_tokens: maximum tokens generated per answer.
+        temperature: sampling temperature.
+        openai_base_url: base URL of the server, e.g. ``http://127.0.0.1:8000/v1`` (required).
+        openai_api_key: API key sent to the server.
+        openai_model: model name at the server.
+
+    Returns:
+        A LangChain chat model supporting ``invoke`` and ``stream``. For ``llamacpp`` the model
+        file is loaded here (once per process).
+
+    Raises:
+        ModelMissingError: the llamacpp model file does not exist (message says how to fix it).
+        BackendError: unknown backend, ``extractive`` (which has no chat model), missing
+            base URL, or a model llama.cpp cannot load.
+    """
+    if backend == "llamacpp":
+        path = resolve_model_path(model_path, Path(cache_dir) if cache_dir else default_cache_dir())
+        model = LlamaCppChatModel(model_path=path, n_ctx=n_ctx, n_threads=n_threads,
+                                  n_batch=n_batch, max_tokens=max_tokens,
+                                  temperature=temperature)
+        model.shared()
+        return model
+    if backend == "openai":
+        if not openai_base_url:
+            raise BackendError(
+                "The openai backend needs a server: set NEWSRAG_OPENAI_BASE_URL (e.g. "
+                "http://127.0.0.1:8000/v1 for llama.cpp's server, https://api.openai.com/v1 for "
+                "OpenAI), NEWSRAG_OPENAI_MODEL and, if required, NEWSRAG_OPENAI_API_KEY."
+            )
+        return OpenAICompatibleChatModel(
+            base_url=openai_base_url, api_key=openai_api_key, model=openai_model,
+            max_tokens=max_tokens, temperature=temperature, streaming=True,
+            max_retries=1, timeout=300,
+        )
+    if backend == "extractive":
+        raise BackendError("The extractive backend answers without a chat model.")
+    raise BackendError(
+        f"Unknown LLM backend {backend!r}; choose one of: {', '.join(BACKENDS)}."
+    )
+
+
+def chat_model_from_settings(settings: Settings) -> BaseChatModel | None:
+    """The chat model the settings ask for.
+
+    Args:
+        settings: the project settings (``llm``, ``model_path``, ``cache_dir``, llama.cpp and
+            OpenAI fields).
+
+    Returns:
+        The chat model, or None for the ``extractive`` backend.
+
+    Raises:
+        ModelMissingError, BackendError: as ``get_chat_model``.
+    """
+    if settings.llm == "extractive":
+        return None
+    return get_chat_model(
+        settings.llm,
+        model_path=settings.model_path,
+        cache_dir=settings.cache_dir,
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        n_batch=settings.n_batch,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        openai_base_url=settings.openai_base_url,
+        openai_api_key=settings.openai_api_key,
+        openai_model=settings.openai_model,
+    )

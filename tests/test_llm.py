@@ -1,0 +1,123 @@
+"""The chat-model factory: backends, errors, and the real local 1.5B model."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+
+from rag import llm
+from rag.errors import BackendError, ModelMissingError
+from rag.models import model_path, status
+from rag.settings import Settings, default_cache_dir
+
+
+def test_unknown_backend_names_the_choices():
+    with pytest.raises(BackendError, match="llamacpp, openai, extractive"):
+        llm.get_chat_model("gpt-9")
+
+
+def test_extractive_has_no_chat_model():
+    assert llm.chat_model_from_settings(Settings(llm="extractive")) is None
+    with pytest.raises(BackendError, match="without a chat model"):
+        llm.get_chat_model("extractive")
+
+
+def test_missing_local_model_says_how_to_fix_it(tmp_path):
+    with pytest.raises(ModelMissingError, match="run `newsrag model pull`"):
+        llm.get_chat_model("llamacpp", cache_dir=tmp_path)
+    with pytest.raises(ModelMissingError, match="NEWSRAG_MODEL_PATH"):
+        llm.chat_model_from_settings(
+            Settings(llm="llamacpp", model_path=tmp_path / "x.gguf", cache_dir=tmp_path))
+
+
+def test_unloadable_gguf_is_a_backend_error(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"this is not a gguf file" * 100)
+    with pytest.raises(BackendError, match="could not load"):
+        llm.get_chat_model("llamacpp", model_path=bad)
+
+
+def test_openai_needs_a_base_url():
+    with pytest.raises(BackendError, match="NEWSRAG_OPENAI_BASE_URL"):
+        llm.get_chat_model("openai")
+
+
+def test_openai_model_is_configured_from_settings():
+    settings = Settings(llm="openai", openai_base_url="http://127.0.0.1:9/v1",
+                        openai_api_key="k", openai_model="m", max_tokens=42)
+    model = llm.chat_model_from_settings(settings)
+    assert isinstance(model, ChatOpenAI)
+    assert (model.openai_api_base, model.model_name, model.max_tokens) == (
+        "http://127.0.0.1:9/v1", "m", 42)
+    assert model.streaming and model.temperature == 0.0
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_openai_server_is_one_clear_error():
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    model = llm.get_chat_model("openai", openai_base_url=url)
+    with pytest.raises(BackendError, match=f"Cannot reach the OpenAI-compatible server at {url}"):
+        model.invoke("hello")
+    with pytest.raises(BackendError, match="Cannot reach"):
+        list(model.stream("hello"))
+
+
+def test_messages_map_to_chat_roles():
+    assert [llm._message_to_dict(m) for m in (
+        SystemMessage("s"), HumanMessage("h"), AIMessage("a"))] == [
+        {"role": "system", "content": "s"}, {"role": "user", "content": "h"},
+        {"role": "assistant", "content": "a"}]
+
+
+# --- the real local model ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_model():
+    if not status("qwen2.5-1.5b", default_cache_dir())["verified"]:
+        pytest.fail(f"{model_path('qwen2.5-1.5b', default_cache_dir())} missing: run `make model`")
+    return llm.get_chat_model("llamacpp", max_tokens=24)
+
+
+QUESTION = [
+    SystemMessage("Answer in one short sentence using only the passage.\n"
+                  "[1] Helsinki, 3 May: The city council of Tampere voted to build a new tram "
+                  "line to the harbour, mayor Anna Virtanen said on Monday."),
+    HumanMessage("Who is the mayor, according to the passage?"),
+]
+
+
+@pytest.mark.slow
+def test_local_model_answers_and_streams(local_model):
+    answer = local_model.invoke(QUESTION)
+    assert "Virtanen" in answer.content
+    assert answer.usage_metadata["input_tokens"] > 20
+
+    chunks = list(local_model.stream(QUESTION))
+    assert len(chunks) > 1
+    assert "Virtanen" in "".join(c.content for c in chunks)
+    assert any(c.response_metadata.get("finish_reason") in ("stop", "length") for c in chunks)
+
+
+@pytest.mark.slow
+def test_local_model_is_loaded_once_and_safe_across_threads(local_model):
+    again = llm.get_chat_model("llamacpp", max_tokens=8)
+    assert again.shared() is local_model.shared()
+
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda: answers.append(
+        local_model.invoke(QUESTION, max_tokens=12).content)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 2 and all("Virtanen" in a for a in answers)

@@ -1,0 +1,87 @@
+"""The ``openai`` backend against a real OpenAI-compatible server (llama-cpp-python's, 0.5B model)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from rag.llm import get_chat_model
+from rag.models import pull
+from rag.settings import default_cache_dir
+
+pytestmark = pytest.mark.slow
+
+QUESTION = [
+    ("system", "Answer with one word, copied from the passage.\n"
+               "[1] The harbour of Turku froze on Tuesday, the port authority said."),
+    ("human", "Which harbour froze?"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2) as resp:
+                if json.load(resp).get("data"):
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"llama_cpp.server did not answer at {url} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def small_gguf():
+    """The 0.5B model file, built once (fast when already in the cache)."""
+    return pull("qwen2.5-0.5b", default_cache_dir(), progress=False)
+
+
+@pytest.fixture(scope="module")
+def server_url(small_gguf, tmp_path_factory):
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(small_gguf),
+         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_ready(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_openai_backend_invokes_a_real_server(server_url):
+    model = get_chat_model("openai", openai_base_url=server_url, openai_model="local",
+                           max_tokens=16)
+    answer = model.invoke(QUESTION)
+    assert "Turku" in answer.content
+
+
+def test_openai_backend_streams_from_a_real_server(server_url):
+    model = get_chat_model("openai", openai_base_url=server_url, max_tokens=16)
+    chunks = [c.content for c in model.stream(QUESTION)]
+    assert len([c for c in chunks if c]) > 1
+    assert "Turku" in "".join(chunks)
