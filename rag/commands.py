@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path  # noqa: F401  (typer evaluates the string annotations of the commands)
+
 import typer
 
 from rag.errors import NewsragError
@@ -14,6 +16,7 @@ def register(app: typer.Typer) -> None:
         app: the top-level typer application.
     """
     _register_model(app)
+    _register_ask(app)
 
 
 def _fail(err: NewsragError) -> typer.Exit:
@@ -71,3 +74,62 @@ def _register_model(app: typer.Typer) -> None:
             raise typer.Exit(code=1)
 
     app.add_typer(model_app, name="model")
+
+
+# --- newsrag ask ----------------------------------------------------------------------------------
+
+
+def _register_ask(app: typer.Typer) -> None:
+    from pathlib import Path
+
+    @app.command("ask")
+    def ask_cmd(
+        question: str = typer.Argument(..., help="The question, e.g. \"What did Rhodes say about Ukraine?\""),
+        store: Path | None = typer.Option(None, "--store", help="Store folder (default: settings)."),
+        llm: str | None = typer.Option(None, "--llm", help="Backend: llamacpp, openai or extractive."),
+        json_out: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
+        as_of: str | None = typer.Option(None, "--as-of", help="Day 'this week' refers to (YYYY-MM-DD)."),
+        top_k: int | None = typer.Option(None, "--top-k", min=1, help="Passages given to the model."),
+    ) -> None:
+        """Answer a question from the ingested articles, every claim cited by a verbatim quote."""
+        import datetime as dt
+        import json
+
+        from pydantic import ValidationError
+
+        from rag.pipeline import get_answerer
+        from rag.settings import Settings
+        from rag.types import Answer
+
+        overrides = {k: v for k, v in {"store": store, "llm": llm, "top_k": top_k}.items() if v is not None}
+        try:
+            settings = Settings(**overrides)
+            day = dt.date.fromisoformat(as_of) if as_of else None
+        except (ValidationError, ValueError) as err:
+            first = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
+            typer.echo(f"Error: bad option: {first}", err=True)
+            raise typer.Exit(code=2) from None
+        try:
+            answerer = get_answerer(settings)
+            if json_out:
+                answer = answerer.ask(question, as_of=day)
+                typer.echo(json.dumps(answer.contract(), ensure_ascii=False, indent=2))
+                return
+            draft, answer = "", None
+            for item in answerer.stream(question, as_of=day):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    draft += item
+                    typer.echo(item, nl=False)
+        except NewsragError as err:
+            raise _fail(err) from None
+        typer.echo("")
+        if answer.answer.strip() != draft.strip():
+            typer.echo(f"\nVerified answer: {answer.answer}")
+        if answer.citations:
+            typer.echo("\nSources:")
+        for c in answer.citations:
+            when = f", {c.published}" if c.published else ""
+            typer.echo(f"[{c.n}] {c.title or c.article_id}{when} (chars {c.start}-{c.end})")
+            typer.echo(f"    \u201c{c.quote}\u201d")

@@ -1,0 +1,99 @@
+"""``newsrag ask``: the JSON contract, streamed text with sources, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fake_store import FakeStore, seed_article
+from rag import pipeline
+from rag.chain import Answerer
+from rag.retrieval import HybridRetriever
+
+ROOT = Path(__file__).resolve().parents[1]
+Q = "What did Rhodes say about Ukraine?"
+
+
+@pytest.fixture
+def app(monkeypatch, fake_embeddings, tmp_path):
+    """The CLI with the store replaced by an in-memory one (extractive answers)."""
+    from rag.cli import app
+
+    def build(settings, store=None, chat_model=None):
+        assert settings.llm == "extractive"
+        return Answerer(HybridRetriever(FakeStore([seed_article()], fake_embeddings), index_dir=tmp_path / "i"))
+
+    monkeypatch.setattr(pipeline, "build_answerer", build)
+    pipeline._CACHE.clear()
+    yield app
+    pipeline._CACHE.clear()
+
+
+def check_contract(obj: dict) -> None:
+    assert set(obj) == {"question", "answer", "answerable", "citations", "timings"}
+    text = seed_article().text
+    for c in obj["citations"]:
+        assert set(c) == {"n", "article_id", "title", "url", "published", "quote", "start", "end"}
+        assert text[c["start"] : c["end"]] == c["quote"]
+        assert f"[{c['n']}]" in obj["answer"]
+
+
+def test_ask_json_prints_the_contract(app):
+    result = CliRunner().invoke(app, ["ask", "--json", "--llm", "extractive", Q])
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.stdout)
+    check_contract(obj)
+    assert obj["answerable"] is True
+    assert any("complete violation of the spirit" in c["quote"] for c in obj["citations"])
+
+
+def test_ask_streams_text_then_sources(app):
+    result = CliRunner().invoke(app, ["ask", "--llm", "extractive", Q])
+    assert result.exit_code == 0, result.output
+    assert "complete violation of the spirit" in result.stdout
+    assert "Sources:" in result.stdout and "[1]" in result.stdout
+
+
+def test_bad_options_exit_2_with_one_line(app):
+    result = CliRunner().invoke(app, ["ask", "--llm", "nonsense", Q])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(app, ["ask", "--llm", "extractive", "--as-of", "yesterday", Q])
+    assert result.exit_code == 2 and "Error:" in result.stderr
+
+
+def test_empty_store_is_one_clear_line(monkeypatch, fake_embeddings, tmp_path):
+    from rag.cli import app
+
+    monkeypatch.setattr(
+        pipeline,
+        "build_answerer",
+        lambda settings, **kw: Answerer(HybridRetriever(FakeStore([], fake_embeddings), index_dir=tmp_path / "e")),
+    )
+    pipeline._CACHE.clear()
+    result = CliRunner().invoke(app, ["ask", "--llm", "extractive", Q])
+    pipeline._CACHE.clear()
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0 and "newsrag ingest" in result.stderr
+
+
+@pytest.mark.slow
+def test_real_store_extractive_answer_quotes_rhodes(tmp_path):
+    """Ingest the seed with the real embedder and Chroma, then ask on the command line."""
+    exe = [sys.executable, "-m", "rag.cli"]
+    env = dict(os.environ, NEWSRAG_STORE=str(tmp_path / "store"))
+    ingest = subprocess.run([*exe, "ingest", str(ROOT / "seeds")], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert ingest.returncode == 0, ingest.stderr
+    ask = subprocess.run(
+        [*exe, "ask", "--json", "--llm", "extractive", Q], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert ask.returncode == 0, ask.stderr
+    obj = json.loads(ask.stdout)
+    check_contract(obj)
+    assert obj["answerable"]
+    assert any("complete violation of the spirit" in c["quote"] for c in obj["citations"])
