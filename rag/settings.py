@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(default=32, description="Texts per embedding batch.")
     chunk_size: int = Field(default=600, description="Target chunk size in characters.")
     chunk_overlap: int = Field(default=1, description="Whole sentences shared by adjacent chunks.")
+    max_file_mb: float = Field(default=20.0, description="Ingest refuses files larger than this (MB).")
 
     # --- retrieval -----------------------------------------------------------------------------
     top_k: int = Field(default=5, description="Passages retrieved and given to the LLM.")

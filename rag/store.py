@@ -1,16 +1,90 @@
 """The Chroma store of chunks and articles (embedded PersistentClient, or a Chroma server).
 
-INTERFACE STUB: signatures are the contract; bodies are being implemented.
+Three collections per store: ``<collection>`` holds the chunks (our vectors, cosine space),
+``<collection>_articles`` the full article texts (so quotes can be shown in context) and
+``<collection>_meta`` one bookkeeping record (revision, time of the last write).
+
+Write order makes an interrupted ingest safe: an article's chunks are written first, its stale
+chunks deleted next, and its article record (carrying the hashes that mark it "unchanged")
+last, so an article only counts as stored once all of its chunks are in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.embeddings import Embeddings
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from rag.types import Article, Chunk
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+from rag.errors import StoreError  # noqa: E402
+from rag.types import Article, Chunk  # noqa: E402
+
+_EPOCH = dt.date(1970, 1, 1)
+_STATE_ID = "state"
+_PLACEHOLDER_VECTOR = [1.0]  # articles and state are looked up by id/metadata, never by vector
+_PAGE = 2000
+
+
+def published_ts(published: str | None) -> int:
+    """Days since 1970-01-01 of a ``YYYY-MM-DD`` date, or -1 when unknown.
+
+    Args:
+        published: the date string or None.
+
+    Returns:
+        An int usable in Chroma range filters (``{"published_ts": {"$gte": ...}}``).
+    """
+    if not published:
+        return -1
+    try:
+        return (dt.date.fromisoformat(published[:10]) - _EPOCH).days
+    except ValueError:
+        return -1
+
+
+def _none_if_empty(value: Any) -> Any:
+    return None if value in ("", None) else value
+
+
+def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "article_id": chunk.article_id,
+        "title": chunk.title or "",
+        "url": chunk.url or "",
+        "published": chunk.published or "",
+        "published_ts": published_ts(chunk.published),
+        "source": chunk.source or "",
+        "position": chunk.position,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+
+
+def _chunk_from(cid: str, text: str, meta: dict[str, Any], score: float | None = None) -> Chunk:
+    return Chunk(
+        id=cid,
+        article_id=meta["article_id"],
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        position=int(meta["position"]),
+        title=meta.get("title") or "",
+        url=_none_if_empty(meta.get("url")),
+        published=_none_if_empty(meta.get("published")),
+        source=_none_if_empty(meta.get("source")),
+        score=score,
+    )
+
+
+def _slices(n: int, size: int) -> Iterator[slice]:
+    for i in range(0, n, size):
+        yield slice(i, min(n, i + size))
 
 
 class Store:
@@ -31,30 +105,239 @@ class Store:
         chroma_host: str | None = None,
         chroma_port: int = 8000,
     ) -> None:
-        raise NotImplementedError
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.embeddings = embeddings
+        self.collection_name = collection
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if chroma_host:
+                self.location = f"http://{chroma_host}:{chroma_port}"
+                self.client = chromadb.HttpClient(host=chroma_host, port=chroma_port, settings=chroma_settings)
+            else:
+                self.location = str(Path(path))
+                Path(path).mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self._chunks = self._open(collection, cosine=True)
+            self._articles = self._open(f"{collection}_articles")
+            self._meta = self._open(f"{collection}_meta")
+            self.max_batch = max(1, int(self.client.get_max_batch_size()))
+        except StoreError:
+            raise
+        except Exception as err:  # chromadb raises many types; the user needs one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise StoreError(f"cannot open the Chroma store at {self._where(path, chroma_host, chroma_port)}: {first}") from err
+
+    @staticmethod
+    def _where(path: Path, host: str | None, port: int) -> str:
+        return f"http://{host}:{port}" if host else str(path)
+
+    def _open(self, name: str, cosine: bool = False) -> Any:
+        kwargs: dict[str, Any] = {"name": name, "embedding_function": None}
+        if cosine:
+            kwargs["configuration"] = {"hnsw": {"space": "cosine"}}
+        return self.client.get_or_create_collection(**kwargs)
 
     @classmethod
     def from_settings(cls, settings: Any, embeddings: Embeddings | None = None) -> "Store":
-        """Open the store described by a ``Settings`` (embedder from settings when not given)."""
-        raise NotImplementedError
+        """Open the store described by a ``Settings`` (embedder from settings when not given).
+
+        Args:
+            settings: a ``rag.settings.Settings``.
+            embeddings: an embedder to use instead of the one the settings name.
+
+        Returns:
+            The opened store.
+        """
+        if embeddings is None:
+            from rag.embeddings import get_embeddings
+
+            embeddings = get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+        return cls(
+            path=Path(settings.store),
+            collection=settings.collection,
+            embeddings=embeddings,
+            chroma_host=settings.chroma_host,
+            chroma_port=settings.chroma_port,
+        )
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        got = self._meta.get(ids=[_STATE_ID], include=["metadatas"])
+        return (got["metadatas"] or [{}])[0] or {}
+
+    def _touch(self) -> None:
+        """Record that the content changed (new revision, time of the last write)."""
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self._meta.upsert(
+            ids=[_STATE_ID],
+            embeddings=[_PLACEHOLDER_VECTOR],
+            metadatas=[{"revision": uuid.uuid4().hex, "last_ingest": now}],
+            documents=[""],
+        )
 
     # --- writing (ingest) ----------------------------------------------------------------------
+    def _article_meta(self, article_id: str) -> dict[str, Any] | None:
+        got = self._articles.get(ids=[article_id], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        return got["metadatas"][0] or {}
+
     def article_hash(self, article_id: str) -> str | None:
         """Text hash stored for an article, or None when the article is not in the store."""
-        raise NotImplementedError
+        meta = self._article_meta(article_id)
+        return None if meta is None else meta.get("text_hash")
+
+    def article_fingerprint(self, article_id: str) -> str | None:
+        """Fingerprint stored with an article by ``put_article`` (None when absent or not given).
+
+        Args:
+            article_id: the article id.
+
+        Returns:
+            The fingerprint string, or None.
+        """
+        meta = self._article_meta(article_id)
+        return None if meta is None else (meta.get("fingerprint") or None)
 
     def find_by_text_hash(self, text_hash: str) -> str | None:
         """Id of a stored article with exactly this text, if any (duplicate detection)."""
-        raise NotImplementedError
+        got = self._articles.get(where={"text_hash": text_hash}, limit=1, include=[])
+        return got["ids"][0] if got["ids"] else None
 
-    def put_article(self, article: Article, chunks: list[Chunk], vectors: list[list[float]] | None = None) -> int:
-        """Store an article and its chunks, replacing all its old chunks. Returns chunks added."""
-        raise NotImplementedError
+    def existing_vectors(self, chunk_ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored vectors of those chunk ids that are already in the store (to avoid re-embedding).
+
+        Args:
+            chunk_ids: ids to look up.
+
+        Returns:
+            ``{chunk_id: vector}`` for the ids found.
+        """
+        found: dict[str, list[float]] = {}
+        ids = list(dict.fromkeys(chunk_ids))
+        for part in _slices(len(ids), self.max_batch):
+            got = self._chunks.get(ids=ids[part], include=["embeddings"])
+            embs = got.get("embeddings")
+            if embs is None:
+                continue
+            for cid, vec in zip(got["ids"], embs):
+                found[cid] = [float(x) for x in vec]
+        return found
+
+    def chunk_ids_of(self, article_id: str) -> list[str]:
+        """Ids of the chunks stored for an article.
+
+        Args:
+            article_id: the article id.
+
+        Returns:
+            Chunk ids (any order).
+        """
+        return list(self._chunks.get(where={"article_id": article_id}, include=[])["ids"])
+
+    def put_article(
+        self,
+        article: Article,
+        chunks: list[Chunk],
+        vectors: list[list[float]] | None = None,
+        *,
+        fingerprint: str | None = None,
+    ) -> int:
+        """Store an article and its chunks, replacing all its old chunks. Returns chunks added.
+
+        Args:
+            article: the article (its full text is kept).
+            chunks: its chunks, all with ``article_id == article.id``.
+            vectors: one vector per chunk; computed with the store's embedder (reusing stored
+                vectors of unchanged chunks) when omitted.
+            fingerprint: optional marker stored with the article (the pipeline stores a hash of
+                text, metadata and chunking parameters to recognise unchanged articles).
+
+        Returns:
+            The number of chunk ids that were not in the store before.
+        """
+        if any(c.article_id != article.id for c in chunks):
+            raise ValueError("every chunk must belong to the article")
+        if vectors is None:
+            vectors = self.vectors_for(chunks)
+        if len(vectors) != len(chunks):
+            raise ValueError("one vector per chunk is needed")
+        old = set(self.chunk_ids_of(article.id))
+        ids = [c.id for c in chunks]
+        try:
+            self._touch()
+            for part in _slices(len(chunks), self.max_batch):
+                self._chunks.upsert(
+                    ids=ids[part],
+                    embeddings=[list(v) for v in vectors[part]],
+                    documents=[c.text for c in chunks[part]],
+                    metadatas=[_chunk_metadata(c) for c in chunks[part]],
+                )
+            stale = sorted(old - set(ids))
+            for part in _slices(len(stale), self.max_batch):
+                self._chunks.delete(ids=stale[part])
+            now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            self._articles.upsert(
+                ids=[article.id],
+                embeddings=[_PLACEHOLDER_VECTOR],
+                documents=[article.text],
+                metadatas=[
+                    {
+                        "title": article.title or "",
+                        "url": article.url or "",
+                        "published": article.published or "",
+                        "published_ts": published_ts(article.published),
+                        "authors": "; ".join(article.authors),
+                        "source": article.source or "",
+                        "path": article.path or "",
+                        "text_hash": article.text_hash,
+                        "fingerprint": fingerprint or "",
+                        "n_chunks": len(chunks),
+                        "ingested_at": now,
+                    }
+                ],
+            )
+            self._touch()
+        except Exception as err:
+            raise StoreError(f"cannot write article {article.id!r} to the store at {self.location}: {err}") from err
+        return len(set(ids) - old)
+
+    def vectors_for(self, chunks: Sequence[Chunk]) -> list[list[float]]:
+        """Vectors for chunks: stored ones reused, the rest embedded in one call.
+
+        Args:
+            chunks: chunks to embed.
+
+        Returns:
+            One vector per chunk, in order.
+        """
+        have = self.existing_vectors([c.id for c in chunks])
+        missing = [c for c in chunks if c.id not in have]
+        if missing:
+            for c, v in zip(missing, self.embeddings.embed_documents([c.text for c in missing])):
+                have[c.id] = list(v)
+        return [have[c.id] for c in chunks]
 
     # --- reading (rag, ui, evals) --------------------------------------------------------------
     def get_article(self, article_id: str) -> Article | None:
         """The full stored article (text kept so quotes can be shown in context)."""
-        raise NotImplementedError
+        got = self._articles.get(ids=[article_id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        meta = got["metadatas"][0] or {}
+        authors = [a for a in (meta.get("authors") or "").split("; ") if a]
+        return Article(
+            id=article_id,
+            title=meta.get("title") or "",
+            text=got["documents"][0] or "",
+            url=_none_if_empty(meta.get("url")),
+            published=_none_if_empty(meta.get("published")),
+            authors=authors,
+            source=_none_if_empty(meta.get("source")),
+            path=_none_if_empty(meta.get("path")),
+        )
 
     def dense_search(
         self, query: str, k: int, where: dict | None = None
@@ -63,20 +346,72 @@ class Store:
 
         ``where`` is a Chroma metadata filter over chunk metadata keys ``article_id``, ``source``,
         ``published_ts`` (int days since epoch, for date ranges)."""
-        raise NotImplementedError
+        return self.dense_search_by_vector(self.embed_query(query), k, where)
+
+    def dense_search_by_vector(
+        self, vector: Sequence[float], k: int, where: dict | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Like ``dense_search`` with a precomputed query vector.
+
+        Args:
+            vector: the query vector (from ``embed_query``).
+            k: number of chunks wanted.
+            where: optional Chroma metadata filter.
+
+        Returns:
+            ``(chunk, cosine similarity)`` pairs, best first.
+        """
+        n = self._chunks.count()
+        if n == 0 or k <= 0:
+            return []
+        res = self._chunks.query(
+            query_embeddings=[list(vector)],
+            n_results=min(k, n),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        out: list[tuple[Chunk, float]] = []
+        for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]):
+            sim = 1.0 - float(dist)
+            out.append((_chunk_from(cid, doc or "", meta or {}, sim), sim))
+        return out
 
     def embed_query(self, query: str) -> list[float]:
         """The query vector (so a caller can reuse it)."""
-        raise NotImplementedError
+        return list(self.embeddings.embed_query(query))
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (text and metadata), for the lexical index."""
-        raise NotImplementedError
+        out: list[Chunk] = []
+        offset = 0
+        while True:
+            got = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                out.append(_chunk_from(cid, doc or "", meta or {}))
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        out.sort(key=lambda c: (c.article_id, c.position))
+        return out
 
     def revision(self) -> str:
         """Changes whenever the store's content changes (keeps the BM25 index in step)."""
-        raise NotImplementedError
+        state = self._state()
+        return f"{state.get('revision', '0')}:{self._chunks.count()}:{self._articles.count()}"
 
     def stats(self) -> dict[str, Any]:
         """``{"articles": int, "chunks": int, "last_ingest": iso str | None, "sources": [...]}``."""
-        raise NotImplementedError
+        sources: set[str] = set()
+        offset = 0
+        while True:
+            got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            sources.update(m.get("source") for m in got["metadatas"] if m and m.get("source"))
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        return {
+            "articles": self._articles.count(),
+            "chunks": self._chunks.count(),
+            "last_ingest": self._state().get("last_ingest"),
+            "sources": sorted(sources),
+        }

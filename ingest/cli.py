@@ -1,0 +1,69 @@
+"""``newsrag ingest PATH...``: load, chunk, embed and store articles, then print a summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ingest.report import IngestEvent
+from rag.errors import NewsragError
+
+
+def _print_event(event: IngestEvent) -> None:
+    if event.kind == "problem":
+        from tqdm import tqdm
+
+        tqdm.write(event.message, file=sys.stderr)
+
+
+def ingest_command(
+    paths: list[Path] = typer.Argument(..., help="Files and folders (.txt .md .html .htm .json .jsonl)."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Store folder (default: NEWSRAG_STORE or .newsrag)."),
+    chunk_size: Optional[int] = typer.Option(
+        None, "--chunk-size", min=50, help="Target chunk size in characters (default: NEWSRAG_CHUNK_SIZE)."
+    ),
+    chunk_overlap: Optional[int] = typer.Option(
+        None, "--chunk-overlap", min=0, help="Whole sentences shared by adjacent chunks."
+    ),
+    max_file_mb: Optional[float] = typer.Option(
+        None, "--max-file-mb", min=0.001, help="Refuse files larger than this many MB."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Ingest articles into the store; exit 0 when all went in, 1 when some failed."""
+    from ingest.pipeline import ingest_paths
+    from rag.settings import Settings
+    from rag.store import Store
+
+    overrides = {"store": store, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "max_file_mb": max_file_mb}
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        opened = Store.from_settings(settings)
+        report = ingest_paths(
+            paths,
+            opened,
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+            max_bytes=int(settings.max_file_mb * 1024 * 1024),
+            progress=not quiet,
+            on_event=_print_event,
+        )
+    except NewsragError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(report.summary())
+    if report.failed:
+        typer.echo(f"{len(report.failed)} failed (named above); everything else went in.", err=True)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ingest`` command to the ``newsrag`` app.
+
+    Args:
+        app: the typer application.
+    """
+    app.command("ingest")(ingest_command)

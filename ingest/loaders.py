@@ -1,0 +1,290 @@
+"""Loaders: files and folders in, normalised ``Article`` records (or ``Problem`` lines) out.
+
+Supported: ``.txt``/``.md`` (optional YAML front matter; first non-empty line is the title),
+``.html``/``.htm`` (main text, title and date via trafilatura), ``.json`` (one article or a
+list), ``.jsonl`` (one article a line), and folders (recursively, supported files only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.normalize import DecodeError, decode_bytes, normalize_field, normalize_text
+from ingest.problems import Problem
+from rag.types import Article
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json"}
+JSONL_SUFFIXES = {".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+
+Loaded = Article | Problem
+
+
+def _date_str(value: Any) -> str | None:
+    """A publication date as ``YYYY-MM-DD`` (None when absent or not a date)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%Y-%m-%d")
+    m = _DATE.match(str(value).strip())
+    if not m:
+        return None
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        return None
+
+
+def _authors(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else re.split(r"\s*;\s*", str(value))
+    return [a for a in (normalize_field(x) for x in items) if a]
+
+
+def _opt(value: Any) -> str | None:
+    text = normalize_field(value)
+    return text or None
+
+
+def article_from_record(record: Any, default_id: str, path: str) -> Article:
+    """Build an ``Article`` from a JSON-like record.
+
+    Args:
+        record: mapping with ``text`` and optionally ``id``, ``title``, ``url``, ``published``,
+            ``authors``, ``source``.
+        default_id: id used when the record has none.
+        path: file the record came from.
+
+    Returns:
+        The normalised article.
+
+    Raises:
+        ValueError: when the record is not an object or has no text.
+    """
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    raw = record.get("text")
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("record has no text")
+    text = normalize_text(raw)
+    if not text:
+        raise ValueError("record has no text")
+    rid = record.get("id")
+    article_id = normalize_field(rid) if rid not in (None, "") else default_id
+    return Article(
+        id=article_id,
+        title=normalize_field(record.get("title")),
+        text=text,
+        url=_opt(record.get("url")),
+        published=_date_str(record.get("published", record.get("date"))),
+        authors=_authors(record.get("authors", record.get("author"))),
+        source=_opt(record.get("source")),
+        path=path,
+    )
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """``(front matter mapping, body)``; raises ValueError on malformed YAML."""
+    if not text.startswith("---"):
+        return {}, text
+    first_nl = text.find("\n")
+    if first_nl < 0 or text[:first_nl].strip() != "---":
+        return {}, text
+    end = _FRONT_MATTER_END.search(text, first_nl + 1)
+    if end is None:
+        return {}, text
+    try:
+        meta = yaml.safe_load(text[first_nl + 1 : end.start()]) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"malformed YAML front matter ({str(err).splitlines()[0]})") from None
+    if not isinstance(meta, dict):
+        raise ValueError("front matter is not a mapping of keys to values")
+    return meta, text[end.end() :]
+
+
+def _title_from_text(text: str, markdown: bool) -> str:
+    for line in text.split("\n"):
+        if line.strip():
+            return line.lstrip("#").strip() if markdown else line.strip()
+    return ""
+
+
+def _load_text(path: Path, text: str) -> Iterator[Loaded]:
+    meta, body = _split_front_matter(text.replace("\r\n", "\n"))
+    record = {k: v for k, v in meta.items() if k in {"id", "title", "url", "published", "date", "authors", "author", "source"}}
+    record["text"] = body
+    article = article_from_record(record, path.stem, str(path))
+    if not article.title:
+        article.title = normalize_field(_title_from_text(article.text, path.suffix.lower() != ".txt"))
+    yield article
+
+
+def _load_html(path: Path, text: str) -> Iterator[Loaded]:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
+    if doc is None:
+        raise ValueError("no article text found in the HTML")
+    data = doc if isinstance(doc, dict) else doc.as_dict()
+    if not (data.get("text") or "").strip():
+        raise ValueError("no article text found in the HTML")
+    record = {
+        "text": data.get("text"),
+        "title": data.get("title"),
+        "url": data.get("url"),
+        "published": data.get("date"),
+        "authors": data.get("author"),
+        "source": data.get("sitename"),
+    }
+    yield article_from_record(record, path.stem, str(path))
+
+
+def _load_json(path: Path, text: str) -> Iterator[Loaded]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"malformed JSON ({err.msg} at line {err.lineno})") from None
+    if isinstance(data, list):
+        if not data:
+            raise ValueError("empty JSON list, no articles")
+        for i, record in enumerate(data):
+            try:
+                yield article_from_record(record, f"{path.stem}-{i}", str(path))
+            except ValueError as err:
+                yield Problem(path=str(path), reason=f"item {i}: {err}")
+    else:
+        yield article_from_record(data, path.stem, str(path))
+
+
+def _load_jsonl(path: Path, text: str) -> Iterator[Loaded]:
+    found = False
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        found = True
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield Problem(path=str(path), line=lineno, reason=f"malformed JSON line ({err.msg})")
+            continue
+        try:
+            yield article_from_record(record, f"{path.stem}-{lineno}", str(path))
+        except ValueError as err:
+            yield Problem(path=str(path), line=lineno, reason=str(err))
+    if not found:
+        raise ValueError("no records in the file")
+
+
+def _size(n: float) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded]:
+    """Load one file.
+
+    Args:
+        path: the file.
+        max_bytes: larger files are refused.
+
+    Returns:
+        An iterator of ``Article`` records and ``Problem`` lines (errors and warnings).
+    """
+    shown = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Problem(path=shown, reason=f"unsupported file type '{suffix or path.name}' "
+                      f"(expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))})")
+        return
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield Problem(path=shown, reason=f"file too large ({_size(size)}; the limit is {_size(max_bytes)})")
+            return
+        data = path.read_bytes()
+    except FileNotFoundError:
+        yield Problem(path=shown, reason="no such file")
+        return
+    except PermissionError:
+        yield Problem(path=shown, reason="permission denied, cannot read the file")
+        return
+    except OSError as err:
+        yield Problem(path=shown, reason=f"cannot read the file ({err.strerror or err})")
+        return
+    if not data.strip():
+        yield Problem(path=shown, reason="empty file")
+        return
+    try:
+        text, encoding = decode_bytes(data)
+    except DecodeError as err:
+        yield Problem(path=shown, reason=str(err))
+        return
+    if encoding is not None:
+        yield Problem(path=shown, reason=f"not UTF-8; decoded as {encoding}", fatal=False)
+    loader = (
+        _load_text if suffix in TEXT_SUFFIXES
+        else _load_html if suffix in HTML_SUFFIXES
+        else _load_json if suffix in JSON_SUFFIXES
+        else _load_jsonl
+    )
+    try:
+        yield from loader(path, text)
+    except ValueError as err:
+        yield Problem(path=shown, reason=str(err))
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Problem]:
+    """Expand paths: files as given, folders recursively (supported, non-hidden files, sorted).
+
+    Args:
+        paths: files and folders.
+
+    Returns:
+        An iterator of file paths, and ``Problem`` lines for paths that do not exist.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.suffix.lower() in SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and (p.is_file() or p.is_symlink())
+            )
+            yield from found
+        elif path.exists() or path.is_symlink():
+            yield path
+        else:
+            yield Problem(path=str(raw), reason="no such file or folder")
+
+
+def load_paths(paths: Iterable[str | os.PathLike[str]], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded]:
+    """Load every article under ``paths``.
+
+    Args:
+        paths: files and folders.
+        max_bytes: per-file size limit.
+
+    Returns:
+        An iterator of ``Article`` records and ``Problem`` lines, in file order.
+    """
+    for item in iter_files(paths):
+        if isinstance(item, Problem):
+            yield item
+        else:
+            yield from load_file(item, max_bytes=max_bytes)

@@ -1,0 +1,300 @@
+"""The ingest pipeline: load → normalise → chunk → embed (batched across articles) → store.
+
+Unchanged articles are recognised by a fingerprint before anything is embedded, and chunks
+already in the store keep their vectors, so re-ingesting the same files embeds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.chunking import TokenCounter, chunk_article
+from ingest.loaders import DEFAULT_MAX_BYTES, JSONL_SUFFIXES, Loaded, iter_files, load_file, load_paths
+from ingest.problems import Problem
+from ingest.report import ArticleStatus, IngestEvent, IngestReport
+from rag.store import Store
+from rag.types import Article, Chunk, content_hash
+
+__all__ = [
+    "ingest_paths", "ingest_articles", "iter_articles", "load_paths", "load_file", "fingerprint",
+    "IngestReport", "IngestEvent",
+]
+
+CHUNKER_VERSION = "1"
+DEFAULT_BATCH_CHUNKS = 128
+
+EventCallback = Callable[[IngestEvent], None]
+
+
+def fingerprint(article: Article, chunk_size: int, chunk_overlap: int) -> str:
+    """What makes a stored article 'unchanged': its text, metadata and the chunking used.
+
+    Args:
+        article: the article.
+        chunk_size: chunk size in characters.
+        chunk_overlap: overlap in sentences.
+
+    Returns:
+        A hex digest.
+    """
+    key = [
+        article.text_hash, article.title, article.url, article.published, article.authors,
+        article.source, chunk_size, chunk_overlap, CHUNKER_VERSION,
+    ]
+    return content_hash(json.dumps(key, ensure_ascii=False))
+
+
+def token_counter_for(embeddings: object) -> tuple[TokenCounter, int]:
+    """The content-token counter and per-chunk token budget of an embedder.
+
+    Embedders from ``rag.embeddings`` carry their own; any other embedder is assumed to share
+    MiniLM's tokenizer and 256-token window.
+
+    Args:
+        embeddings: the embedder.
+
+    Returns:
+        ``(count_tokens, max_content_tokens)``.
+    """
+    count = getattr(embeddings, "count_tokens", None)
+    budget = getattr(embeddings, "max_content_tokens", None)
+    if callable(count) and isinstance(budget, int):
+        return count, budget
+    from rag.embeddings import minilm_tokenizer
+
+    tok = minilm_tokenizer()
+    return tok.count_tokens, tok.max_content_tokens
+
+
+def _estimate_total(paths: Iterable[str | os.PathLike[str]], max_bytes: int) -> int | None:
+    """Rough number of articles (a .jsonl counts its non-empty lines) for the progress bar."""
+    total = 0
+    for item in iter_files(paths):
+        if isinstance(item, Problem):
+            continue
+        if item.suffix.lower() in JSONL_SUFFIXES:
+            try:
+                if item.stat().st_size > max_bytes:
+                    continue
+                total += sum(1 for line in item.read_bytes().split(b"\n") if line.strip())
+            except OSError:
+                continue
+        else:
+            total += 1
+    return total
+
+
+@dataclass
+class _Pending:
+    article: Article
+    chunks: list[Chunk]
+    status: ArticleStatus
+    fingerprint: str
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[Chunk]:
+        return [c for c in self.chunks if c.id not in self.vectors]
+
+
+class _Run:
+    """State of one ingest run."""
+
+    def __init__(self, store: Store, chunk_size: int, chunk_overlap: int, batch_chunks: int,
+                 progress: bool, on_event: EventCallback | None, total: int | None) -> None:
+        self.store = store
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self.batch_chunks = batch_chunks
+        self.on_event = on_event
+        self.total = total
+        self.report = IngestReport()
+        self.count, self.budget = token_counter_for(store.embeddings)
+        self.pending: list[_Pending] = []
+        self.pending_missing = 0
+        self.ids_seen: dict[str, str] = {}  # article id -> text hash, within this run
+        self.hashes_seen: dict[str, str] = {}  # text hash -> article id, within this run
+        self.done = 0
+        self.bar = None
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="article", desc="ingest", dynamic_ncols=True)
+
+    def emit(self, **kwargs) -> None:
+        if self.on_event is not None:
+            self.on_event(IngestEvent(articles_done=self.done, articles_total=self.total,
+                                      chunks_done=self.report.chunks_added, **kwargs))
+
+    def _write_line(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+
+    def problem(self, p: Problem) -> None:
+        if p.fatal:
+            self.report.failed.append((p.where, p.reason))
+            if self.bar is not None and p.line is not None:
+                self.bar.update(1)  # a failed .jsonl line was counted in the total
+        else:
+            self.report.warnings.append((p.where, p.reason))
+        self._write_line(str(p))
+        self.emit(kind="problem", path=p.path, message=str(p), fatal=p.fatal)
+
+    def finish_article(self, article: Article, status: ArticleStatus, note: str = "") -> None:
+        setattr(self.report, status, getattr(self.report, status) + 1)
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(chunks=self.report.chunks_added, refresh=False)
+        self.emit(kind="article", path=article.path, article_id=article.id, status=status,
+                  message=note or f"{status}: {article.id}")
+
+    def add(self, article: Article) -> None:
+        h = article.text_hash
+        if article.id in self.ids_seen:
+            if self.ids_seen[article.id] == h:
+                self.report.duplicates.append((article.id, article.id))
+                self.finish_article(article, "duplicate", f"duplicate: {article.id} appears twice")
+            else:
+                self.problem(Problem(path=article.path or "?", reason=f"article id {article.id!r} "
+                                     "is used by another article in this run; give it its own id"))
+            return
+        self.ids_seen[article.id] = h
+        fp = fingerprint(article, self.chunk_size, self.chunk_overlap)
+        if self.store.article_fingerprint(article.id) == fp:
+            self.hashes_seen.setdefault(h, article.id)
+            self.finish_article(article, "unchanged")
+            return
+        other = self.hashes_seen.get(h) or self.store.find_by_text_hash(h)
+        if other is not None and other != article.id:
+            self.report.duplicates.append((article.id, other))
+            self.finish_article(article, "duplicate", f"duplicate: {article.id} has the same text as {other}")
+            return
+        self.hashes_seen[h] = article.id
+        status: ArticleStatus = "updated" if self.store.article_hash(article.id) is not None else "added"
+        chunks = chunk_article(article, self.chunk_size, self.chunk_overlap, self.count, self.budget)
+        item = _Pending(article, chunks, status, fp, self.store.existing_vectors([c.id for c in chunks]))
+        self.pending.append(item)
+        self.pending_missing += len(item.missing)
+        if self.pending_missing >= self.batch_chunks:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        missing = [c for item in self.pending for c in item.missing]
+        if missing:
+            vectors = self.store.embeddings.embed_documents([c.text for c in missing])
+            self.report.chunks_embedded += len(missing)
+            by_id = {c.id: list(v) for c, v in zip(missing, vectors)}
+            for item in self.pending:
+                for c in item.missing:
+                    item.vectors[c.id] = by_id[c.id]
+        for item in self.pending:
+            vecs = [item.vectors[c.id] for c in item.chunks]
+            self.report.chunks_added += self.store.put_article(item.article, item.chunks, vecs,
+                                                               fingerprint=item.fingerprint)
+            self.finish_article(item.article, item.status)
+        self.emit(kind="progress", message=f"{self.report.chunks_added} chunks written")
+        self.pending = []
+        self.pending_missing = 0
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def ingest_articles(
+    items: Iterable[Loaded],
+    store: Store,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    batch_chunks: int = DEFAULT_BATCH_CHUNKS,
+    progress: bool = True,
+    on_event: EventCallback | None = None,
+    total: int | None = None,
+) -> IngestReport:
+    """Ingest already loaded articles (and pass their load problems through to the report).
+
+    Args:
+        items: ``Article`` records and ``Problem`` lines, e.g. from ``load_paths``.
+        store: the store to write to.
+        chunk_size: target chunk size in characters.
+        chunk_overlap: overlap between chunks in whole sentences.
+        batch_chunks: chunks gathered across articles before one embedding call.
+        progress: show a tqdm progress bar (stderr).
+        on_event: called with an ``IngestEvent`` for every article, problem and batch.
+        total: expected number of articles, for the progress bar.
+
+    Returns:
+        The run's ``IngestReport``.
+    """
+    started = time.perf_counter()
+    run = _Run(store, chunk_size, chunk_overlap, batch_chunks, progress, on_event, total)
+    try:
+        for item in items:
+            if isinstance(item, Problem):
+                run.problem(item)
+            else:
+                run.add(item)
+        run.flush()
+    finally:
+        run.close()
+    run.report.seconds = time.perf_counter() - started
+    return run.report
+
+
+def ingest_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    store: Store,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: bool = True,
+    on_event: EventCallback | None = None,
+    batch_chunks: int = DEFAULT_BATCH_CHUNKS,
+) -> IngestReport:
+    """Ingest files and folders into the store.
+
+    Args:
+        paths: files and folders (recursively) to ingest.
+        store: the store to write to.
+        chunk_size: target chunk size in characters.
+        chunk_overlap: overlap between chunks in whole sentences.
+        max_bytes: files larger than this are refused (reported as failed).
+        progress: show a tqdm progress bar (stderr).
+        on_event: called with an ``IngestEvent`` for every article, problem and batch.
+        batch_chunks: chunks gathered across articles before one embedding call.
+
+    Returns:
+        The run's ``IngestReport`` (failures listed with their reasons; the rest went in).
+    """
+    paths = [Path(p) for p in paths]
+    total = _estimate_total(paths, max_bytes) if progress else None
+    return ingest_articles(
+        load_paths(paths, max_bytes=max_bytes), store, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+        batch_chunks=batch_chunks, progress=progress, on_event=on_event, total=total,
+    )
+
+
+def iter_articles(paths: Iterable[str | os.PathLike[str]], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Article]:
+    """Only the articles under ``paths`` (problems skipped), e.g. for evaluation corpora.
+
+    Args:
+        paths: files and folders.
+        max_bytes: per-file size limit.
+
+    Returns:
+        An iterator of ``Article`` records.
+    """
+    for item in load_paths(paths, max_bytes=max_bytes):
+        if isinstance(item, Article):
+            yield item
+

