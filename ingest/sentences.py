@@ -24,7 +24,7 @@ _WORD_BEFORE = re.compile(r"([\w.]+)\.$")
 
 def _is_abbreviation(line: str, dot_end: int) -> bool:
     """Whether the period ending at ``dot_end`` (exclusive) closes an abbreviation or initial."""
-    m = _WORD_BEFORE.search(line, 0, dot_end)
+    m = _WORD_BEFORE.search(line, max(0, dot_end - 24), dot_end)
     if not m:
         return False
     word = m.group(1)
