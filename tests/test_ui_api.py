@@ -6,6 +6,7 @@ Fast tests run the Blocks in-process with a fake backend; slow ones start ``news
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -173,3 +174,60 @@ def test_instructions_inside_articles_do_not_steer_the_answer(real_server):
     out = Client(real_server, verbose=False).predict("What did the harbor council decide about the ferry?", api_name="/ask")
     assert "HACKED" not in out["answer"].upper()
     assert "ferry" in out["answer"].lower()
+
+
+def _handler(demo, name):
+    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
+
+
+def test_chat_streams_and_passes_plain_history_on_follow_ups(tmp_path):
+    from ui.app import build_app, new_session
+
+    backend = FakeBackend()
+    demo = build_app(backend, store_dir=tmp_path / "store")
+    submit, answer = _handler(demo, "submit"), _handler(demo, "answer")
+    chat, session = [], new_session()
+    for turn, question in enumerate(["Who is Ada?", "Who is Bob then?"], start=1):
+        box, chat, session, _ = submit(question, chat, session)
+        assert box == "" and "Waiting in line" in chat[-1]["content"]
+        states = [copy.deepcopy(x) for x in answer(chat, session, ["Wire"], "2014-11-01", "")]
+        assert len(states) >= 3  # streamed: several partial bubbles before the final one
+        assert 'class="answer streaming"' in states[0][0][-1]["content"]
+        chat, sources, session, _ = states[-1]
+        assert f'href="#src-{turn}-1"' in chat[-1]["content"]
+        assert f'id="src-{turn}-1"' in sources and "<mark>" in sources
+    question, history, filters = backend.calls[-1]
+    assert question == "Who is Bob then?"
+    assert history == [{"role": "user", "content": "Who is Ada?"}, {"role": "assistant", "content": "Ada is here [1]."}]
+    assert filters == {"sources": ["Wire"], "date_from": "2014-11-01"}
+
+
+def test_launch_is_loopback_without_share_and_auth_only_when_configured():
+    from rag.settings import Settings
+    from ui.app import launch_options
+
+    s = Settings()
+    assert (s.host, s.port) == ("127.0.0.1", 7860)
+    opts = launch_options(host=s.host, port=s.port, max_upload_mb=3)
+    assert opts["server_name"] == "127.0.0.1" and opts["share"] is False
+    assert opts["max_file_size"] == "3mb" and "auth" not in opts
+    assert "auth" not in launch_options(host="127.0.0.1", port=1, max_upload_mb=1, auth_username="u")
+    assert launch_options(host="127.0.0.1", port=1, max_upload_mb=1, auth_username="u", auth_password="p")["auth"] == ("u", "p")
+
+
+def test_login_is_required_when_configured(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from ui.app import build_app, launch_options
+
+    demo = build_app(FakeBackend(), store_dir=tmp_path / "store")
+    port = free_port()
+    demo.launch(**launch_options(host="127.0.0.1", port=port, max_upload_mb=1, auth_username="u",
+                                 auth_password="secret"), prevent_thread_lock=True, quiet=True)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10)
+        assert err.value.code in (401, 403)
+    finally:
+        demo.close()

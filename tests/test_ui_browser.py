@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ANSWER_TIMEOUT_MS = 240_000
+ANSWER_TIMEOUT_MS = 420_000  # the local LLM on a busy 2-core machine
 
 NEW_ARTICLE = """---
 id: lighthouse-2026
