@@ -95,10 +95,10 @@ def histogram(
             f'<rect class="bar" x="{left + i * bw + 1:.1f}" y="{top + ph - h:.1f}" width="{bw - 2:.1f}" '
             f'height="{h:.1f}" fill="#00897b"><title>{a:.2f}–{b:.2f} {unit}: {c}</title></rect>'
         )
-    for frac in (0.0, 0.5, 1.0):
+    for frac, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
         x = left + pw * frac
         parts.append(
-            f'<text x="{x:.1f}" y="{height - 10}" font-size="11" text-anchor="middle">'
+            f'<text x="{x:.1f}" y="{height - 10}" font-size="11" text-anchor="{anchor}">'
             f"{lo + span * frac:.2f} {unit}</text>"
         )
     parts.append(f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end">{peak}</text>')
