@@ -166,7 +166,7 @@ def test_browser_refusal_and_clear(page, server):
     page.wait_for_selector("#question textarea", timeout=60_000)
     ask(page, "What is the recipe for Hungarian goulash?", 1)
     refusal = page.locator("#chat .refusal")
-    assert refusal.count() == 1 and "Not in the articles" in refusal.inner_text()
+    assert refusal.count() == 1 and "not in the articles" in refusal.inner_text().lower()
     page.locator("#clear").click()
     page.wait_for_function("() => !document.querySelector('#chat .refusal')", timeout=10_000)
     assert page.outside == []  # type: ignore[attr-defined]

@@ -247,7 +247,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                 report_lines.append(
                     f"Added **{report.added}**, updated {report.updated}, unchanged {report.unchanged}, "
                     f"duplicate {report.duplicate}, failed {len(report.failed)}; "
-                    f"{report.chunks_added} chunks added in {report.seconds:.1f} s."
+                    f"chunks added: {report.chunks_added}; {report.seconds:.1f} s."
                 )
         if problems:
             report_lines.append("Not added:")
@@ -282,8 +282,9 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                     gr.Markdown("### Sources")
                     sources_panel = gr.HTML(format_sources([], backend.get_article), elem_id="sources")
         with gr.Tab("Library"):
-            stats_md = gr.Markdown(elem_id="stats")
-            refresh = gr.Button("Refresh figures", size="sm")
+            with gr.Row(equal_height=True):
+                stats_md = gr.Markdown(elem_id="stats")
+                refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100)
             gr.Markdown("#### Add articles\nFiles `ingest` reads: " + " ".join(ACCEPTED_EXTENSIONS))
             upload = gr.File(
                 file_count="multiple", file_types=list(ACCEPTED_EXTENSIONS), type="filepath",
