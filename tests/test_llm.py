@@ -121,3 +121,30 @@ def test_local_model_is_loaded_once_and_safe_across_threads(local_model):
     for t in threads:
         t.join()
     assert len(answers) == 2 and all("Virtanen" in a for a in answers)
+
+
+@pytest.mark.slow
+def test_shared_prompt_prefix_is_not_evaluated_twice(local_model):
+    llama = local_model.shared().llama
+    evaluated: list[int] = []
+    real_eval = llama.eval
+
+    def counting_eval(tokens):
+        evaluated.append(len(tokens))
+        return real_eval(tokens)
+
+    system = "Passages:\n" + "\n".join(
+        f"[{n}] Passage {n} repeats the council's tram decision for the harbour line."
+        for n in range(2, 12)) + "\n" + QUESTION[0].content
+    llama.eval = counting_eval
+    try:
+        local_model.invoke([SystemMessage(system), HumanMessage("Who is the mayor?")],
+                           max_tokens=1)
+        first_prompt = evaluated[0]
+        evaluated.clear()
+        local_model.invoke([SystemMessage(system), HumanMessage("Where will the line go?")],
+                           max_tokens=1)
+    finally:
+        del llama.eval
+    assert first_prompt > 150
+    assert evaluated[0] < 30  # only the new question (and chat-template tail) is evaluated
