@@ -1,0 +1,1 @@
+"""The browser chat (Gradio) behind ``newsrag serve``: thin over ``rag`` and ``ingest``."""
