@@ -81,7 +81,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="answer only the first N questions")
     ap.add_argument("--min-relevance", type=float, default=0.0)
     ap.add_argument("--passage-chars", type=int, default=360)
-    ap.add_argument("--out", type=Path, default=None, help="write per-question rows (jsonl)")
+    ap.add_argument("--out", type=Path, default=None, help="write per-question answers (jsonl)")
+    ap.add_argument("--rows", type=Path, default=None, help="write per-question retrieval rows (jsonl)")
     args = ap.parse_args()
 
     store = build_store(args.data, args.cache, args.chunk_size)
@@ -99,6 +100,8 @@ def main() -> None:
         gold = set(q["gold_article_ids"])
         rank = next((i for i, c in enumerate(got.chunks, 1) if c.article_id in gold), None)
         rows.append({"id": q["id"], "answerable": q["answerable"], "rank": rank, "relevance": got.relevance, **got.signals})
+    if args.rows:
+        args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     print(f"retrieve_s_per_q={(time.perf_counter() - t0) / len(questions):.3f}")
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]

@@ -145,8 +145,8 @@ def make_passages(
 
 
 # --- markers and verification ----------------------------------------------------------------------
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
+_MARKER = re.compile(r"\s*\[(?:passages?\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.IGNORECASE)
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[(?:passages?\s*)?\d+(?:\s*[,;]\s*\d+)*\])+", re.IGNORECASE)
 
 
 def markers(text: str) -> list[int]:

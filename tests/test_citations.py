@@ -26,7 +26,7 @@ def test_sentence_spans_are_exact():
 
 
 def test_markers_and_claims():
-    assert markers("A [1]. B [2, 3] and [1].") == [1, 2, 3, 1]
+    assert markers("A [1]. B [2, 3] and [1]. C [Passage 4].") == [1, 2, 3, 1, 4]
     assert strip_markers("Rhodes spoke [2].") == "Rhodes spoke."
     assert claims("Rhodes spoke. [2] He added more [1].") == [("Rhodes spoke.", [2]), ("He added more.", [1])]
 
