@@ -250,9 +250,8 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                     f"chunks added: {report.chunks_added}; {report.seconds:.1f} s."
                 )
         if problems:
-            report_lines.append("Not added:")
-            report_lines += [f"- {html.escape(p)}" for p in problems]
-        return "\n".join(report_lines), *stats_and_sources()
+            report_lines.append("Not added:\n\n" + "\n".join(f"- {html.escape(p)}" for p in problems))
+        return "\n\n".join(report_lines), *stats_and_sources()
 
     # --- layout --------------------------------------------------------------------------------
     with gr.Blocks(title="newsrag: ask the news") as demo:
