@@ -84,11 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overlap", type=int, default=1, help="overlap in sentences")
     ap.add_argument("--models", default="minilm-int8", help="comma-separated embedder names")
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--distractors", type=int, default=None,
+                    help="corpus = gold articles + this many others (default: the whole corpus)")
     args = ap.parse_args(argv)
     articles = list(iter_articles([args.data / "articles.jsonl"], max_bytes=1 << 30))
     ids = {a.id for a in articles}
     questions = [json.loads(line) for line in (args.data / "questions.jsonl").read_text().splitlines() if line.strip()]
     questions = [q for q in questions if q.get("answerable") and ids & set(q["gold_article_ids"])]
+    if args.distractors is not None:
+        gold = {g for q in questions for g in q["gold_article_ids"]}
+        others = sorted((a for a in articles if a.id not in gold), key=lambda a: a.id)[: args.distractors]
+        articles = [a for a in articles if a.id in gold] + others
     print(f"articles={len(articles)}", flush=True)
     print(f"questions={len(questions)}", flush=True)
     for model in args.models.split(","):
