@@ -1,4 +1,4 @@
-"""Helpers of the UI tests: a fake chat backend, and starting/stopping ``newsrag serve``."""
+"""Shared by the UI tests: a fake chat backend, and starting/stopping ``newsrag serve``."""
 
 from __future__ import annotations
 
