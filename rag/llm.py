@@ -213,6 +213,15 @@ def _openai_failure(exc: Exception, base_url: str) -> BackendError | None:
 class OpenAICompatibleChatModel(ChatOpenAI):
     """``ChatOpenAI`` whose connection and HTTP failures become one-line ``BackendError``s."""
 
+    def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None,
+                             **kwargs: Any) -> dict:
+        # ChatOpenAI sends ``max_completion_tokens``, which llama.cpp's server and older vLLM and
+        # Ollama ignore (answers then run to the context limit); every server honours ``max_tokens``.
+        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        if "max_completion_tokens" in payload:
+            payload["max_tokens"] = payload.pop("max_completion_tokens")
+        return payload
+
     def _reraise(self, exc: Exception) -> None:
         mapped = _openai_failure(exc, str(self.openai_api_base))
         if mapped is not None:

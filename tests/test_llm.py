@@ -56,6 +56,13 @@ def test_openai_model_is_configured_from_settings():
     assert model.streaming and model.temperature == 0.0
 
 
+def test_openai_requests_send_max_tokens():
+    model = llm.get_chat_model("openai", openai_base_url="http://127.0.0.1:9/v1", max_tokens=42)
+    payload = model._get_request_payload([HumanMessage("hi")])
+    assert payload["max_tokens"] == 42 and "max_completion_tokens" not in payload
+    assert model._get_request_payload([HumanMessage("hi")], max_tokens=7)["max_tokens"] == 7
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

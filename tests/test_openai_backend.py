@@ -85,3 +85,10 @@ def test_openai_backend_streams_from_a_real_server(server_url):
     chunks = [c.content for c in model.stream(QUESTION)]
     assert len([c for c in chunks if c]) > 1
     assert "Turku" in "".join(chunks)
+
+
+def test_openai_backend_honours_max_tokens(server_url):
+    model = get_chat_model("openai", openai_base_url=server_url, max_tokens=3)
+    answer = model.invoke("Name ten European capitals, one per line.")
+    assert answer.response_metadata["finish_reason"] == "length"
+    assert 0 < len(answer.content) < 40  # three tokens, not ten capitals
