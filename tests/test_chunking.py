@@ -112,6 +112,7 @@ def test_bad_parameters():
         chunk_article(art, 100, -1)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not RTQA.exists(), reason="rtqa-dev data set not beside the repository")
 def test_offset_invariant_on_every_rtqa_article():
     arts = [a for a in load_file(RTQA, max_bytes=1 << 30) if isinstance(a, Article)]
