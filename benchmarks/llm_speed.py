@@ -9,7 +9,7 @@ Uses the ``llamacpp`` backend exactly as the answer path does (``rag.llm.get_cha
 
 Prints ``key=value`` lines.
 
-    python -m benchmarks.llm_speed [--model-path FILE.gguf] [--max-tokens 64]
+    python -m benchmarks.llm_speed [--model-path FILE.gguf] [--max-tokens 64] [--n-threads 2]
 """
 
 from __future__ import annotations
@@ -71,11 +71,12 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=600)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--n-batch", type=int, default=512)
+    parser.add_argument("--n-threads", type=int, default=2)
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     model = get_chat_model("llamacpp", model_path=args.model_path, max_tokens=args.max_tokens,
-                           n_batch=args.n_batch)
+                           n_batch=args.n_batch, n_threads=args.n_threads)
     print(f"llm_load_s={time.perf_counter() - t0:.2f}")
     llama = model.shared().llama
     text = _source_text()
@@ -92,6 +93,7 @@ def main() -> None:
     prompt_tokens = len(llama.tokenize(system_a.encode())) + len(llama.tokenize(q_a.encode()))
     print(f"llm_prompt_tokens={prompt_tokens}")
     print(f"llm_n_batch={args.n_batch}")
+    print(f"llm_n_threads={args.n_threads}")
     for name, messages in runs.items():
         figures = _timed_stream(model, messages, llama)
         for key, value in figures.items():
