@@ -27,6 +27,7 @@ from rag.errors import ModelMissingError  # noqa: E402
 
 MINILM_WINDOW = 256
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+ONNX_BATCH = 8  # texts per int8 forward pass: measured faster per text than 32 on 2 cores
 
 
 def minilm_dir() -> Path:
@@ -161,22 +162,30 @@ class OnnxMiniLMEmbeddings(Embeddings):
         model_path: the ``model.onnx`` file.
         tokenizer: the model's tokenizer.
         batch_size: texts per forward pass (texts are grouped by length to limit padding).
-        threads: onnxruntime intra-op threads (default: all cores).
+        threads: forward passes run side by side, each single-threaded (default: all cores).
     """
 
-    def __init__(self, model_path: Path, tokenizer: WordPieceTokenizer, batch_size: int = 32,
+    def __init__(self, model_path: Path, tokenizer: WordPieceTokenizer, batch_size: int = 8,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
 
+        # Several single-threaded forward passes side by side (one per core) do more per CPU
+        # second than one pass spread over all cores, and small batches pad less.
+        self.workers = max(1, threads or os.cpu_count() or 1)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
         # Spin-waiting worker threads burn the CPU that other processes on a small shared
-        # machine need (measured: ~20% more CPU time per text under contention).
+        # machine need.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            opts.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
+        self._pool = None
+        if self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embed")
         self.tokenizer = tokenizer
         self.batch_size = max(1, batch_size)
         self.name = "minilm-int8"
@@ -211,12 +220,11 @@ class OnnxMiniLMEmbeddings(Embeddings):
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        out: np.ndarray | None = None
-        for i in range(0, len(texts), self.batch_size):
-            idx = order[i : i + self.batch_size]
-            vecs = self._forward([texts[j] for j in idx])
-            if out is None:
-                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        run = lambda idx: self._forward([texts[j] for j in idx])  # noqa: E731
+        results = list(self._pool.map(run, batches)) if self._pool and len(batches) > 1 else map(run, batches)
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for idx, vecs in zip(batches, results):
             out[idx] = vecs
         return out
 
@@ -321,7 +329,7 @@ def get_embeddings(name: str = "minilm-int8", batch_size: int = 32) -> Embedding
         ModelMissingError: when the model files are not there.
     """
     if name == "minilm-int8":
-        return OnnxMiniLMEmbeddings(minilm_onnx_path(), minilm_tokenizer(), batch_size=batch_size)
+        return OnnxMiniLMEmbeddings(minilm_onnx_path(), minilm_tokenizer(), batch_size=min(batch_size, ONNX_BATCH))
     if name == "minilm":
         return SentenceTransformerEmbeddings(minilm_dir(), batch_size=batch_size, name="minilm")
     path = Path(name).expanduser()
