@@ -66,6 +66,31 @@ def run_command(
     return metrics
 
 
+def report_command(questions: Path, out: Path, limit: Optional[int]) -> dict:
+    """Recompute metrics.json, report.md and report.html from the rows already in ``out``.
+
+    Nothing is answered: this scores a partial (interrupted) run on the questions it has done,
+    or refreshes the reports. ``limit`` keeps the first N questions of the set.
+    """
+    from evals.metrics import aggregate
+    from evals.questions import load_questions
+    from evals.report import format_value, metric_rows, write_reports
+    from evals.runner import METRICS, RESULTS, read_results
+
+    path = out / RUN_CONFIG
+    if not path.exists():
+        raise RunConfigError(f"{out} holds no evaluation run ({RUN_CONFIG} missing).")
+    config = json.loads(path.read_text(encoding="utf-8"))
+    done = {i: r for i, r in read_results(out / RESULTS).items() if not r.get("error")}
+    rows = [done[q.id] for q in load_questions(questions, limit=limit) if q.id in done]
+    metrics = aggregate(rows, int(config.get("top_k") or 0), config)
+    (out / METRICS).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_reports(out, rows, metrics)
+    for name, value in metric_rows(metrics):
+        typer.echo(f"{name}={format_value(value)}")
+    return metrics
+
+
 def register(app: typer.Typer) -> None:
     """Add ``eval`` and ``compare`` to the ``newsrag`` command line.
 
@@ -90,6 +115,9 @@ def register(app: typer.Typer) -> None:
             None, "--compare", help="Another run folder: show it beside --out with differences."
         ),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+        report_only: bool = typer.Option(
+            False, "--report-only", help="Answer nothing: score the rows already in --out and rewrite the reports."
+        ),
     ) -> None:
         """Evaluate a question set: metrics.json, results.jsonl, report.md and report.html in --out."""
         from evals.compare import compare_runs
@@ -98,7 +126,9 @@ def register(app: typer.Typer) -> None:
             typer.echo("Give a question set (QUESTIONS.jsonl) or --compare OTHER_RUN.", err=True)
             raise typer.Exit(2)
         try:
-            if questions is not None:
+            if questions is not None and report_only:
+                report_command(questions, out, limit)
+            elif questions is not None:
                 run_command(questions, corpus, store, llm, out, limit, preset, progress)
             if compare is not None:
                 typer.echo(compare_runs(compare, out))

@@ -23,7 +23,7 @@ def fake_build(calls):
     def build(preset, settings, corpus=None, progress=True):
         if preset not in presets.PRESETS:
             raise presets.PresetError(f"Unknown preset {preset!r}.")
-        config = {"preset": preset, "llm": settings.llm, "corpus": str(corpus) if corpus else None}
+        config = {"preset": preset, "llm": settings.llm, "top_k": 2, "corpus": str(corpus) if corpus else None}
         return EvalPipeline(preset, fake_pipeline(calls=calls), 2, load_articles().get, config)
 
     return build
@@ -80,3 +80,19 @@ def test_unknown_preset_is_one_line(tmp_path, monkeypatch):
     res = CliRunner().invoke(make_app(), ["eval", str(FIXTURE / "questions.jsonl"), "--preset", "x"])
     assert res.exit_code == 1
     assert "Unknown preset 'x'" in res.output
+
+
+def test_report_only_scores_a_partial_run(tmp_path, monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr(presets, "build_pipeline", fake_build(calls))
+    app, runner = make_app(), CliRunner()
+    q = str(FIXTURE / "questions.jsonl")
+    assert runner.invoke(app, ["eval", q, "--out", "p", "--limit", "3", "--no-progress"]).exit_code == 0
+    (tmp_path / "p" / "metrics.json").unlink()
+    res = runner.invoke(app, ["eval", q, "--out", "p", "--report-only"])
+    assert res.exit_code == 0, res.output
+    assert calls == ["q1", "q2", "q3"]  # nothing answered again
+    assert "n_questions=3" in res.output and "k=2" in res.output
+    assert json.loads((tmp_path / "p" / "metrics.json").read_text())["answer_accuracy"] == 1 / 3
+    res = runner.invoke(app, ["eval", q, "--out", "nothing", "--report-only"])
+    assert res.exit_code == 1 and "holds no evaluation run" in res.output
