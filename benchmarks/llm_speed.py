@@ -51,6 +51,18 @@ def _source_text() -> str:
 
 
 def _timed_stream(model, messages, llama) -> dict[str, float]:
+    evaluated: list[int] = []
+    real_eval = llama.eval
+    llama.eval = lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1]
+    try:
+        figures = _stream_once(model, messages, llama)
+    finally:
+        del llama.eval
+    figures["prompt_tokens_evaluated"] = evaluated[0] if evaluated else 0
+    return figures
+
+
+def _stream_once(model, messages, llama) -> dict[str, float]:
     t0 = time.perf_counter()
     first = None
     text = ""
