@@ -131,10 +131,6 @@ class _Run:
             self.on_event(IngestEvent(articles_done=self.done, articles_total=self.total,
                                       chunks_done=self.report.chunks_added, **kwargs))
 
-    def _write_line(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.write(line)
-
     def problem(self, p: Problem) -> None:
         if p.fatal:
             self.report.failed.append((p.where, p.reason))
@@ -142,7 +138,6 @@ class _Run:
                 self.bar.update(1)  # a failed .jsonl line was counted in the total
         else:
             self.report.warnings.append((p.where, p.reason))
-        self._write_line(str(p))
         self.emit(kind="problem", path=p.path, message=str(p), fatal=p.fatal)
 
     def finish_article(self, article: Article, status: ArticleStatus, note: str = "") -> None:

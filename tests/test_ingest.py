@@ -137,8 +137,8 @@ def cli(monkeypatch):
     def _noop() -> None:  # a second command keeps "ingest" a sub-command, as in newsrag
         pass
 
-    def run(*args):
-        return CliRunner().invoke(app, ["ingest", *map(str, args), "--quiet"])
+    def run(*args, quiet=True):
+        return CliRunner().invoke(app, ["ingest", *map(str, args), *(["--quiet"] if quiet else [])])
 
     run.fake = fake
     return run
@@ -199,3 +199,29 @@ def test_cli_flags_override_env(cli, tmp_path, monkeypatch):
     store = Store(tmp_path / "flagged", "news", cli.fake)
     chunks = store.all_chunks()
     assert len(chunks) > 5 and max(len(c.text) for c in chunks) < 1000
+
+
+def test_cli_progress_bar_and_each_problem_once(cli, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "good.txt").write_text("Good title\nA good sentence here.", encoding="utf-8")
+    (d / "empty.txt").write_bytes(b"")
+    res = cli(d, quiet=False)
+    assert res.exit_code == 1
+    assert res.stderr.count(f"error: {d / 'empty.txt'}: empty file") == 1
+    assert "ingest" in res.stderr and "article" in res.stderr  # the tqdm bar
+    assert "articles: 1 added" in res.stdout
+
+
+def test_cli_unreachable_chroma_server_is_one_line(cli, monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("NEWSRAG_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("NEWSRAG_CHROMA_PORT", str(port))
+    res = cli(SEED_DIR)
+    assert res.exit_code == 1
+    assert res.stderr.startswith(f"error: cannot open the Chroma store at http://127.0.0.1:{port}")
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.output

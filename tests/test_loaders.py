@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,12 @@ def test_non_utf8_is_loaded_with_warning(tmp_path):
     (warn,) = _problems(items)
     assert not warn.fatal and "not UTF-8" in warn.reason
     assert art.title == "Résumé du conseil"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path):
+    p = tmp_path / "secret.txt"
+    p.write_text("Title\nText.", encoding="utf-8")
+    p.chmod(0)
+    (prob,) = list(load_file(p))
+    assert prob.reason == "permission denied, cannot read the file"
