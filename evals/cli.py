@@ -70,9 +70,10 @@ def report_command(questions: Path, out: Path, limit: Optional[int]) -> dict:
     """Recompute metrics.json, report.md and report.html from the rows already in ``out``.
 
     Nothing is answered: this scores a partial (interrupted) run on the questions it has done,
-    or refreshes the reports. ``limit`` keeps the first N questions of the set.
+    or refreshes the reports; answer correctness and token F1 are recomputed from the stored
+    answer texts (citation support as stored). ``limit`` keeps the first N questions of the set.
     """
-    from evals.metrics import aggregate
+    from evals.metrics import aggregate, rescore_answer
     from evals.questions import load_questions
     from evals.report import format_value, metric_rows, write_reports
     from evals.runner import METRICS, RESULTS, read_results
@@ -82,7 +83,7 @@ def report_command(questions: Path, out: Path, limit: Optional[int]) -> dict:
         raise RunConfigError(f"{out} holds no evaluation run ({RUN_CONFIG} missing).")
     config = json.loads(path.read_text(encoding="utf-8"))
     done = {i: r for i, r in read_results(out / RESULTS).items() if not r.get("error")}
-    rows = [done[q.id] for q in load_questions(questions, limit=limit) if q.id in done]
+    rows = [rescore_answer(done[q.id]) for q in load_questions(questions, limit=limit) if q.id in done]
     metrics = aggregate(rows, int(config.get("top_k") or 0), config)
     (out / METRICS).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     write_reports(out, rows, metrics)

@@ -7,7 +7,7 @@ Definitions (also in ``evals/sets/README.md``):
 - ``mrr``: mean of 1/rank of the first retrieved chunk of a gold article (0 when none), same
   questions.
 - ``answer_accuracy``: answerable questions with gold answers whose normalised answer text
-  contains a normalised gold answer (any of ``answers``, on word boundaries); a refusal is wrong.
+  contains a normalised gold answer (any of ``answers``); a refusal is wrong.
 - ``token_f1``: best token F1 against any gold answer, same questions; a refusal scores 0.
 - ``refusal_accuracy``: unanswerable questions answered with ``answerable`` false.
 - ``false_refusal_rate``: answerable questions answered with ``answerable`` false.
@@ -70,7 +70,9 @@ def normalize_text(text: str) -> str:
 
 
 def contains_answer(answer_text: str, golds: Sequence[str]) -> bool:
-    """True when a normalised gold answer occurs in the normalised answer on word boundaries.
+    """True when a normalised gold answer is contained in the normalised answer text.
+
+    Plain containment, as the rtqa-dev definition says (so "Europe" is found in "European").
 
     Args:
         answer_text: the system's answer.
@@ -79,8 +81,26 @@ def contains_answer(answer_text: str, golds: Sequence[str]) -> bool:
     Returns:
         Whether any non-empty gold is contained.
     """
-    hay = f" {normalize_text(answer_text)} "
-    return any(g and f" {g} " in hay for g in (normalize_text(x) for x in golds))
+    hay = normalize_text(answer_text)
+    return any(g and g in hay for g in (normalize_text(x) for x in golds))
+
+
+def answer_outcomes(
+    answer_text: str, refused: bool, golds: Sequence[str], scored: bool
+) -> tuple[bool | None, float | None]:
+    """(correct, token F1) of one answer; a refusal is wrong and scores 0; None when not scored.
+
+    Args:
+        answer_text: the system's answer.
+        refused: the answer's ``answerable`` was False.
+        golds: acceptable answers.
+        scored: the question is answerable and has gold answers.
+    """
+    if not scored:
+        return None, None
+    if refused:
+        return False, 0.0
+    return contains_answer(answer_text, golds), token_f1(answer_text, golds)
 
 
 def token_f1(answer_text: str, golds: Sequence[str]) -> float:
@@ -153,16 +173,13 @@ def score_question(
             }
         )
     refused = not answer.answerable
+    correct, f1 = answer_outcomes(answer.answer, refused, question.answers, scored_answer)
     outcomes = {
         "retrieval_hit": (rank is not None and rank <= k) if scored_retrieval else None,
         "gold_rank": rank,
         "reciprocal_rank": ((1.0 / rank) if rank else 0.0) if scored_retrieval else None,
-        "correct": (not refused and contains_answer(answer.answer, question.answers))
-        if scored_answer
-        else None,
-        "token_f1": (0.0 if refused else token_f1(answer.answer, question.answers))
-        if scored_answer
-        else None,
+        "correct": correct,
+        "token_f1": f1,
         "refused": refused,
         "refusal_correct": refused if not question.answerable else None,
         "false_refusal": refused if question.answerable else None,
@@ -172,6 +189,23 @@ def score_question(
         for i, c in enumerate(answer.retrieved, start=1)
     ]
     return {"outcomes": outcomes, "citations": citations, "retrieved": retrieved}
+
+
+def rescore_answer(row: dict[str, Any]) -> dict[str, Any]:
+    """A results row with ``correct`` and ``token_f1`` recomputed from its stored answer text.
+
+    Args:
+        row: a results.jsonl row (error rows are returned unchanged).
+
+    Returns:
+        The updated row (a copy).
+    """
+    if row.get("error"):
+        return row
+    gold = row["gold"]
+    scored = gold["answerable"] and bool(gold["answers"])
+    correct, f1 = answer_outcomes(row["answer"], not row["answerable"], gold["answers"], scored)
+    return {**row, "outcomes": {**row["outcomes"], "correct": correct, "token_f1": f1}}
 
 
 def outcome_label(row: dict[str, Any]) -> str:

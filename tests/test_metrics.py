@@ -90,7 +90,8 @@ def test_normalisation():
     assert normalize_text("“Squid Game”!") == "squid game"
     assert normalize_text("It was a [1] U.S.-led  deal [2].") == "it was a usled deal"
     assert contains_answer("The show is “Squid Game” [1].", ["Squid Game"])
-    assert not contains_answer("Russia said so.", ["us"])  # word boundaries, not substrings
+    assert contains_answer("The European Union will require it.", ["Europe"])  # plain containment
+    assert not contains_answer("It will be Asia.", ["Europe"])
     assert not contains_answer("anything", [""])
     assert token_f1("nothing shared", ["Beijing"]) == 0.0
 
@@ -113,3 +114,15 @@ def test_question_set_errors(tmp_path):
         load_questions(bad)
     with pytest.raises(QuestionSetError, match="Cannot read"):
         load_questions(tmp_path / "missing.jsonl")
+
+
+def test_rescore_answer_recomputes_from_stored_text(run):
+    from evals.metrics import rescore_answer
+
+    rows, _ = run
+    q1 = next(r for r in rows if r["id"] == "q1")
+    stale = {**q1, "outcomes": {**q1["outcomes"], "correct": False, "token_f1": 0.0}}
+    fresh = rescore_answer(stale)
+    assert fresh["outcomes"]["correct"] is True and fresh["outcomes"]["token_f1"] == pytest.approx(0.5)
+    q3 = next(r for r in rows if r["id"] == "q3")  # a refusal stays wrong
+    assert rescore_answer(q3)["outcomes"]["correct"] is False
