@@ -6,7 +6,19 @@ the k chunks most similar to the question (exact cosine search, as the store's r
 
     python -m benchmarks.chunk_size_recall --sizes 400,600,800,1000 --models minilm-int8
 
-Prints ``key=value`` lines, e.g. ``recall_at_5.minilm-int8.600=0.774``.
+Prints ``key=value`` lines, e.g. ``recall_at_5.minilm-int8.600=0.964``.
+
+Measured (2 shared cores, ``--distractors 0``: the 88 gold articles of the 84 answerable
+questions as the corpus, overlap 1 sentence):
+
+    size  model        recall@5  MRR    chunks
+    400   minilm-int8  0.940     0.888  2129
+    600   minilm-int8  0.964     0.887  1288
+    800   minilm-int8  0.940     0.883   851
+    1000  minilm-int8  0.952     0.862   650
+    600   minilm       0.964     0.883  1288
+
+hence the defaults ``chunk_size=600`` and ``embedding_model="minilm-int8"``.
 """
 
 from __future__ import annotations
