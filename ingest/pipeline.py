@@ -190,10 +190,11 @@ class _Run:
             for item in self.pending:
                 for c in item.missing:
                     item.vectors[c.id] = by_id[c.id]
-        for item in self.pending:
-            vecs = [item.vectors[c.id] for c in item.chunks]
-            self.report.chunks_added += self.store.put_article(item.article, item.chunks, vecs,
-                                                               fingerprint=item.fingerprint)
+        added = self.store.put_articles(
+            [(i.article, i.chunks, [i.vectors[c.id] for c in i.chunks], i.fingerprint) for i in self.pending]
+        )
+        for item, n in zip(self.pending, added):
+            self.report.chunks_added += n
             self.finish_article(item.article, item.status)
         self.emit(kind="progress", message=f"{self.report.chunks_added} chunks written")
         self.pending = []

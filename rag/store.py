@@ -66,6 +66,22 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     }
 
 
+def _article_metadata(article: Article, n_chunks: int, fingerprint: str | None, now: str) -> dict[str, Any]:
+    return {
+        "title": article.title or "",
+        "url": article.url or "",
+        "published": article.published or "",
+        "published_ts": published_ts(article.published),
+        "authors": "; ".join(article.authors),
+        "source": article.source or "",
+        "path": article.path or "",
+        "text_hash": article.text_hash,
+        "fingerprint": fingerprint or "",
+        "n_chunks": n_chunks,
+        "ingested_at": now,
+    }
+
+
 def _chunk_from(cid: str, text: str, meta: dict[str, Any], score: float | None = None) -> Chunk:
     return Chunk(
         id=cid,
@@ -258,51 +274,63 @@ class Store:
         Returns:
             The number of chunk ids that were not in the store before.
         """
-        if any(c.article_id != article.id for c in chunks):
-            raise ValueError("every chunk must belong to the article")
         if vectors is None:
             vectors = self.vectors_for(chunks)
-        if len(vectors) != len(chunks):
-            raise ValueError("one vector per chunk is needed")
-        old = set(self.chunk_ids_of(article.id))
-        ids = [c.id for c in chunks]
+        return self.put_articles([(article, chunks, vectors, fingerprint)])[0]
+
+    def put_articles(
+        self, items: Sequence[tuple[Article, list[Chunk], list[list[float]], str | None]]
+    ) -> list[int]:
+        """Store several articles at once (fewer, larger writes): see ``put_article``.
+
+        All chunks are written first, stale chunks deleted next, the article records last.
+
+        Args:
+            items: ``(article, chunks, vectors, fingerprint)`` per article, ids all different.
+
+        Returns:
+            Chunks added, per article.
+        """
+        for article, chunks, vectors, _ in items:
+            if any(c.article_id != article.id for c in chunks):
+                raise ValueError("every chunk must belong to the article")
+            if len(vectors) != len(chunks):
+                raise ValueError("one vector per chunk is needed")
+        if not items:
+            return []
+        article_ids = [a.id for a, _, _, _ in items]
         try:
+            old: dict[str, set[str]] = {aid: set() for aid in article_ids}
+            for part in _slices(len(article_ids), 500):
+                got = self._chunks.get(where={"article_id": {"$in": article_ids[part]}}, include=["metadatas"])
+                for cid, meta in zip(got["ids"], got["metadatas"]):
+                    old[meta["article_id"]].add(cid)
+            chunks = [c for _, cs, _, _ in items for c in cs]
+            vectors = [list(v) for _, _, vs, _ in items for v in vs]
             self._touch()
             for part in _slices(len(chunks), self.max_batch):
                 self._chunks.upsert(
-                    ids=ids[part],
-                    embeddings=[list(v) for v in vectors[part]],
+                    ids=[c.id for c in chunks[part]],
+                    embeddings=vectors[part],
                     documents=[c.text for c in chunks[part]],
                     metadatas=[_chunk_metadata(c) for c in chunks[part]],
                 )
-            stale = sorted(old - set(ids))
+            stale = sorted(cid for a, cs, _, _ in items for cid in old[a.id] - {c.id for c in cs})
             for part in _slices(len(stale), self.max_batch):
                 self._chunks.delete(ids=stale[part])
             now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-            self._articles.upsert(
-                ids=[article.id],
-                embeddings=[_PLACEHOLDER_VECTOR],
-                documents=[article.text],
-                metadatas=[
-                    {
-                        "title": article.title or "",
-                        "url": article.url or "",
-                        "published": article.published or "",
-                        "published_ts": published_ts(article.published),
-                        "authors": "; ".join(article.authors),
-                        "source": article.source or "",
-                        "path": article.path or "",
-                        "text_hash": article.text_hash,
-                        "fingerprint": fingerprint or "",
-                        "n_chunks": len(chunks),
-                        "ingested_at": now,
-                    }
-                ],
-            )
+            for part in _slices(len(items), self.max_batch):
+                batch = items[part]
+                self._articles.upsert(
+                    ids=[a.id for a, _, _, _ in batch],
+                    embeddings=[_PLACEHOLDER_VECTOR] * len(batch),
+                    documents=[a.text for a, _, _, _ in batch],
+                    metadatas=[_article_metadata(a, len(cs), fp, now) for a, cs, _, fp in batch],
+                )
             self._touch()
         except Exception as err:
-            raise StoreError(f"cannot write article {article.id!r} to the store at {self.location}: {err}") from err
-        return len(set(ids) - old)
+            raise StoreError(f"cannot write articles to the store at {self.location}: {err}") from err
+        return [len({c.id for c in cs} - old[a.id]) for a, cs, _, _ in items]
 
     def vectors_for(self, chunks: Sequence[Chunk]) -> list[list[float]]:
         """Vectors for chunks: stored ones reused, the rest embedded in one call.
