@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from rag.errors import StoreError
 from rag.lexical import LexicalIndex, content_words, load_or_build, words
 from rag.types import Chunk
 
@@ -265,8 +266,13 @@ class HybridRetriever:
 
         Returns:
             A ``Retrieval``.
+
+        Raises:
+            StoreError: when the store holds no chunks.
         """
         filters = filters or Filters()
+        if not self.lexical().chunks:
+            raise StoreError("The store is empty: add articles with `newsrag ingest PATH` first.")
         keep: Callable[[Chunk], bool] | None = None if filters.empty else filters.keep
         dense = self.store.dense_search(query, self.fetch_k, where=filters.where())
         lexical = self.lexical().search(query, self.fetch_k, keep=keep)
