@@ -63,20 +63,8 @@ def split_article(article: Article) -> list[Chunk]:
         if start < 0:
             continue
         end = start + len(doc.page_content)
-        chunks.append(
-            Chunk(
-                id=content_hash(f"{article.id}\0{start}\0{doc.page_content}"),
-                article_id=article.id,
-                text=doc.page_content,
-                start=start,
-                end=end,
-                position=position,
-                title=article.title,
-                url=article.url,
-                published=article.published,
-                source=article.source,
-            )
-        )
+        chunk_id = content_hash(f"{article.id}\0{start}\0{doc.page_content}")
+        chunks.append(Chunk.of_span(article, start, end, id=chunk_id, position=position))
     return chunks
 
 

@@ -142,18 +142,5 @@ def chunk_article(
         piece = text[start:end]
         occurrence = seen.get(piece, 0)
         seen[piece] = occurrence + 1
-        chunks.append(
-            Chunk(
-                id=chunk_id(article.id, piece, occurrence),
-                article_id=article.id,
-                text=piece,
-                start=start,
-                end=end,
-                position=position,
-                title=article.title,
-                url=article.url,
-                published=article.published,
-                source=article.source,
-            )
-        )
+        chunks.append(Chunk.of_span(article, start, end, id=chunk_id(article.id, piece, occurrence), position=position))
     return chunks

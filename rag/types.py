@@ -49,6 +49,33 @@ class Chunk(BaseModel):
     source: str | None = Field(default=None, description="Article source.")
     score: float | None = Field(default=None, description="Retrieval score, when retrieved.")
 
+    @classmethod
+    def of_span(cls, article: Article, start: int, end: int, *, id: str, position: int) -> "Chunk":
+        """The chunk of ``article`` between ``start`` and ``end``, carrying the article's metadata.
+
+        Args:
+            article: the article the span is cut from.
+            start: character offset of the span in ``article.text``.
+            end: character offset just past the span.
+            id: the chunk id (each splitter derives it from the content its own way).
+            position: 0-based index of the chunk within its article.
+
+        Returns:
+            A Chunk whose ``text`` is ``article.text[start:end]``.
+        """
+        return cls(
+            id=id,
+            article_id=article.id,
+            text=article.text[start:end],
+            start=start,
+            end=end,
+            position=position,
+            title=article.title,
+            url=article.url,
+            published=article.published,
+            source=article.source,
+        )
+
 
 class Citation(BaseModel):
     """A verbatim quote backing one ``[n]`` marker of an answer."""

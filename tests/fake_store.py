@@ -29,21 +29,8 @@ def chunk_article(article: Article, per_chunk: int = 3) -> list[Chunk]:
     for pos, i in enumerate(range(0, len(spans), per_chunk)):
         group = spans[i : i + per_chunk]
         start, end = group[0][0], group[-1][1]
-        text = article.text[start:end]
-        chunks.append(
-            Chunk(
-                id=f"{article.id}-{content_hash(text, 8)}",
-                article_id=article.id,
-                text=text,
-                start=start,
-                end=end,
-                position=pos,
-                title=article.title,
-                url=article.url,
-                published=article.published,
-                source=article.source,
-            )
-        )
+        chunk_id = f"{article.id}-{content_hash(article.text[start:end], 8)}"
+        chunks.append(Chunk.of_span(article, start, end, id=chunk_id, position=pos))
     return chunks
 
 
