@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import time
 from pathlib import Path
@@ -83,9 +82,18 @@ def main() -> None:
     ap.add_argument("--passage-chars", type=int, default=360)
     ap.add_argument("--out", type=Path, default=None, help="write per-question answers (jsonl)")
     ap.add_argument("--rows", type=Path, default=None, help="write per-question retrieval rows (jsonl)")
+    ap.add_argument("--store", type=Path, default=None,
+                    help="read an ingested store of the corpus (e.g. a cached eval store) instead of embedding it here")
+    ap.add_argument("--collection", default="news")
     args = ap.parse_args()
 
-    store = build_store(args.data, args.cache, args.chunk_size)
+    if args.store:
+        from rag.embeddings import get_embeddings
+        from rag.store import Store
+
+        store = Store(args.store, args.collection, get_embeddings("minilm-int8"))
+    else:
+        store = build_store(args.data, args.cache, args.chunk_size)
     questions = [json.loads(l) for l in (args.data / "questions.jsonl").open(encoding="utf-8") if l.strip()]
     retriever = HybridRetriever(
         store, None, args.fetch_k, 60, args.recency_weight, args.tau, args.speaker_weight
@@ -119,11 +127,8 @@ def main() -> None:
         answer_slice(args, retriever, questions[: args.limit or None])
 
 
-def normalize(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
-
-
 def answer_slice(args, retriever, questions) -> None:
+    from evals.metrics import contains_answer
     from rag.chain import Answerer
     from rag.settings import Settings
 
@@ -137,7 +142,7 @@ def answer_slice(args, retriever, questions) -> None:
     lat, ttft, out = [], [], []
     for q in questions:
         a = answerer.ask(q["question"], as_of=q["asked_on"])
-        ok = any(normalize(g) in normalize(a.answer) for g in q["answers"])
+        ok = contains_answer(a.answer, q["answers"])
         if q["answerable"]:
             correct += ok and a.answerable
             false_ref += not a.answerable
