@@ -13,6 +13,8 @@ There is no fallback from one backend to another: a backend that cannot work rai
 
 from __future__ import annotations
 
+import atexit
+
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -88,7 +90,17 @@ def load_llama(model_path: Path, *, n_ctx: int = 2048, n_threads: int = 2,
             except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
                 raise BackendError(f"llama.cpp could not load {key[0]}: {exc}") from exc
             shared = _LOADED[key] = SharedLlama(llama=llama, lock=threading.Lock())
+            if len(_LOADED) == 1:
+                atexit.register(_close_all)
         return shared
+
+
+def _close_all() -> None:
+    """Free the loaded models before interpreter shutdown (llama.cpp's own finaliser then fails)."""
+    with _LOADED_LOCK:
+        for shared in _LOADED.values():
+            shared.llama.close()
+        _LOADED.clear()
 
 
 def _message_to_dict(message: BaseMessage) -> dict[str, str]:
