@@ -59,16 +59,20 @@ class Settings(BaseSettings):
     fetch_k: int = Field(default=30, description="Candidates per retriever before fusion.")
     rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant.")
     recency_weight: float = Field(
-        default=0.0, description="Weight of the 'published shortly before as_of' prior in fusion."
+        default=2.0,
+        description="Weight (in rank-1 votes) of the 'published shortly before as_of' prior in fusion; "
+        "rtqa-dev recall@5 0.786 without it, 0.940 at 2.0 with a 30-day decay.",
     )
     recency_tau_days: float = Field(
-        default=7.0, description="Age (days before as_of) at which the recency prior falls to 1/e."
+        default=30.0, description="Age (days before as_of) at which the recency prior falls to 1/e."
     )
     speaker_weight: float = Field(
         default=1.0, description="Bonus (in rank-1 votes) for chunks quoting the person asked about."
     )
     min_relevance: float = Field(
-        default=0.0, description="Refuse without calling the LLM below this retrieval relevance."
+        default=0.45,
+        description="Refuse without calling the LLM below this retrieval relevance (on rtqa-dev: "
+        "refuses 57% of unanswerable and 2.4% of answerable questions).",
     )
     passage_chars: int = Field(
         default=360, description="Characters kept of each passage in the prompt (best sentences)."
