@@ -214,11 +214,9 @@ def test_cli_progress_bar_and_each_problem_once(cli, tmp_path):
 
 
 def test_cli_unreachable_chroma_server_is_one_line(cli, monkeypatch):
-    import socket
+    from servers import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     monkeypatch.setenv("NEWSRAG_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("NEWSRAG_CHROMA_PORT", str(port))
     res = cli(SEED_DIR)

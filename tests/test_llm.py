@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
@@ -13,6 +12,7 @@ from rag import llm
 from rag.errors import BackendError, ModelMissingError
 from rag.models import model_path, status
 from rag.settings import Settings, default_cache_dir
+from servers import free_port
 
 
 def test_unknown_backend_names_the_choices():
@@ -63,14 +63,8 @@ def test_openai_requests_send_max_tokens():
     assert model._get_request_payload([HumanMessage("hi")], max_tokens=7)["max_tokens"] == 7
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_openai_server_is_one_clear_error():
-    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     model = llm.get_chat_model("openai", openai_base_url=url)
     with pytest.raises(BackendError, match=f"Cannot reach the OpenAI-compatible server at {url}"):
         model.invoke("hello")

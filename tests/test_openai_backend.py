@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 from rag.llm import get_chat_model
 from rag.models import pull
 from rag.settings import default_cache_dir
+from servers import free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +22,6 @@ QUESTION = [
                "[1] The harbour of Turku froze on Tuesday, the port authority said."),
     ("human", "Which harbour froze?"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
@@ -52,7 +46,7 @@ def small_gguf():
 
 @pytest.fixture(scope="module")
 def server_url(small_gguf, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(small_gguf),
@@ -64,12 +58,7 @@ def server_url(small_gguf, tmp_path_factory):
         _wait_until_ready(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -14,18 +13,12 @@ from pathlib import Path
 
 from ingest.report import IngestReport
 from rag.types import Answer, Article, Citation
+from servers import free_port, stop_process  # noqa: F401  (free_port is used by the UI tests)
 
 
 def newsrag_exe() -> Path:
     """The ``newsrag`` console script of the running interpreter's environment."""
     return Path(sys.executable).with_name("newsrag")
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(store: Path, port: int, llm: str = "extractive", extra_env: dict | None = None):
@@ -55,11 +48,7 @@ def start_server(store: Path, port: int, llm: str = "extractive", extra_env: dic
 
 def stop_server(proc) -> None:
     """Stop a server started by ``start_server``."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
 
 
 class FakeBackend:
