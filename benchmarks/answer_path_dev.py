@@ -75,11 +75,12 @@ def main() -> None:
     ap.add_argument("--recency-weight", type=float, default=0.0)
     ap.add_argument("--tau", type=float, default=7.0)
     ap.add_argument("--speaker-weight", type=float, default=1.0)
+    ap.add_argument("--recent-window", type=int, default=10, help="days; 0 disables")
     ap.add_argument("--dense-only", action="store_true")
     ap.add_argument("--llm", default=None, help="answer with this backend (llamacpp, extractive)")
     ap.add_argument("--limit", type=int, default=0, help="answer only the first N questions")
     ap.add_argument("--min-relevance", type=float, default=0.0)
-    ap.add_argument("--passage-chars", type=int, default=360)
+    ap.add_argument("--context-chars", type=int, default=600)
     ap.add_argument("--out", type=Path, default=None, help="write per-question answers (jsonl)")
     ap.add_argument("--rows", type=Path, default=None, help="write per-question retrieval rows (jsonl)")
     ap.add_argument("--store", type=Path, default=None,
@@ -96,7 +97,7 @@ def main() -> None:
         store = build_store(args.data, args.cache, args.chunk_size)
     questions = [json.loads(l) for l in (args.data / "questions.jsonl").open(encoding="utf-8") if l.strip()]
     retriever = HybridRetriever(
-        store, None, args.fetch_k, 60, args.recency_weight, args.tau, args.speaker_weight
+        store, None, args.fetch_k, 60, args.recency_weight, args.tau, args.speaker_weight, args.recent_window
     )
     if args.dense_only:
         retriever.lexical().search = lambda *a, **k: []  # type: ignore[method-assign]
@@ -137,7 +138,7 @@ def answer_slice(args, retriever, questions) -> None:
         from rag.llm import chat_model_from_settings
 
         chat = chat_model_from_settings(Settings(llm=args.llm))
-    answerer = Answerer(retriever, chat, top_k=args.k, min_relevance=args.min_relevance, passage_chars=args.passage_chars)
+    answerer = Answerer(retriever, chat, top_k=args.k, min_relevance=args.min_relevance, context_chars=args.context_chars)
     correct = refused_ok = false_ref = 0
     lat, ttft, out = [], [], []
     for q in questions:

@@ -97,6 +97,8 @@ def answer_row(
         latency_s=round(wall, 4),
         ttft_s=answer.timings.get("ttft_s"),
         timings=answer.timings,
+        draft=answer.draft,
+        dropped=answer.dropped,
         error=None,
     )
     return row

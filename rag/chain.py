@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
@@ -81,7 +81,9 @@ class Answerer:
         top_k: passages given to the LLM.
         min_relevance: below this retrieval relevance the LLM is not called and the answer is the
             refusal.
-        passage_chars: character budget of each trimmed passage (0: whole chunks).
+        context_chars: character budget of all passage text in the prompt (0: whole chunks).
+        similarity: ``(question, sentences) -> scores`` used with word overlap to pick the
+            sentences of the context (None: word overlap only).
         support_threshold: minimal claim support of a quote (see ``rag.citations.support``).
         extractive_sentences: sentences quoted by the extractive backend.
     """
@@ -93,7 +95,8 @@ class Answerer:
         *,
         top_k: int = 5,
         min_relevance: float = 0.0,
-        passage_chars: int = 360,
+        context_chars: int = 600,
+        similarity: Callable[[str, list[str]], list[float]] | None = None,
         support_threshold: float = 0.34,
         extractive_sentences: int = 2,
     ) -> None:
@@ -101,7 +104,8 @@ class Answerer:
         self.chat_model = chat_model
         self.top_k = top_k
         self.min_relevance = min_relevance
-        self.passage_chars = passage_chars
+        self.context_chars = context_chars
+        self.similarity = similarity
         self.support_threshold = support_threshold
         self.extractive_sentences = extractive_sentences
         self.retrieve_step: Runnable = RunnableLambda(self._retrieve)
@@ -133,8 +137,8 @@ class Answerer:
         return self.retriever.retrieve(inputs["query"], self.top_k, inputs["filters"], inputs["as_of"])
 
     def passages(self, query: str, retrieval: Retrieval) -> list[Passage]:
-        """Numbered, trimmed passages for the prompt (speaker names favoured)."""
-        return make_passages(query, retrieval.chunks, self.passage_chars, set(speakers(query)))
+        """Numbered passages for the prompt: the best sentences within the budget (speakers favoured)."""
+        return make_passages(query, retrieval.chunks, self.context_chars, set(speakers(query)), self.similarity)
 
     # --- public ------------------------------------------------------------------------------------
     def stream(
@@ -176,13 +180,17 @@ class Answerer:
             retrieved=retrieval.chunks,
         )
 
-        def finish(verified: Verified | None) -> Answer:
+        def finish(verified: Verified | None, draft: str | None = None) -> Answer:
             timings["total_s"] = time.perf_counter() - t0
             rounded = {k: round(v, 3) for k, v in timings.items()}
+            dropped = verified.dropped if verified is not None else []
             if verified is None or not verified.text or not verified.citations:
-                return Answer(answer=REFUSAL_TEXT, answerable=False, timings=rounded, **base)
+                return Answer(
+                    answer=REFUSAL_TEXT, answerable=False, timings=rounded, draft=draft, dropped=dropped, **base
+                )
             return Answer(
-                answer=verified.text, answerable=True, citations=verified.citations, timings=rounded, **base
+                answer=verified.text, answerable=True, citations=verified.citations, timings=rounded,
+                draft=draft, dropped=dropped, **base,
             )
 
         if not retrieval.chunks or retrieval.relevance < self.min_relevance:
@@ -191,6 +199,10 @@ class Answerer:
             return
 
         passages = self.passages(query, retrieval)
+        if not passages:
+            yield REFUSAL_TEXT
+            yield finish(None)
+            return
         if self.answer_chain is None:
             verified = extractive_answer(
                 query, passages, self.extractive_sentences, self.support_threshold, set(speakers(query))
@@ -221,10 +233,10 @@ class Answerer:
         raw = "".join(draft)
         if says_not_found(raw):
             yield REFUSAL_TEXT
-            yield finish(None)
+            yield finish(None, raw)
             return
-        verified = verify(raw, passages, self.support_threshold)
-        answer = finish(verified)
+        verified = verify(raw, passages, self.support_threshold, query)
+        answer = finish(verified, raw)
         if not answer.answerable and not streaming:
             yield REFUSAL_TEXT
         yield answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ingest.sentences import sentence_spans
 from rag.lexical import content_words
@@ -32,17 +33,62 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 def support(claim: str, quote: str) -> float:
     """Share of the claim's distinct content words that occur in the quote (0..1).
 
+    A claim with no content words (a bare "$5") is measured on its plain words instead.
+
     Args:
         claim: an answer sentence, markers removed.
         quote: candidate supporting text.
 
     Returns:
-        The support score; 0 when the claim has no content words.
+        The support score; 0 when the claim has no words at all.
     """
     c = set(content_words(claim))
-    if not c:
+    if c:
+        return len(c & set(content_words(quote))) / len(c)
+    # a bare short answer ("$5", "No"): its plain words must all be in the quote
+    bare = set(re.findall(r"\w+", claim.lower()))
+    if not bare:
         return 0.0
-    return len(c & set(content_words(quote))) / len(c)
+    return len(bare & set(re.findall(r"\w+", quote.lower()))) / len(bare)
+
+
+_NAME = re.compile(r"(?<![\w’'-])[A-Z][\w’'&-]*")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers of ``text`` without thousands separators or trailing zero decimals (5,000.00 -> 5000)."""
+    out = set()
+    for token in _NUMBER.findall(text):
+        n = token.replace(",", "")
+        if "." in n:
+            n = n.rstrip("0").rstrip(".")
+        out.add(n)
+    return out
+
+
+def names_and_numbers(text: str) -> set[str]:
+    """Normalised capitalised words and numbers of ``text``; the first word is not taken as a name
+    (every sentence starts with a capital): "Kobe Bryant paid $5,000" -> bryant, 5000."""
+    names = _NAME.findall(text)
+    if names and text.lstrip(" \"'“‘*").startswith(names[0]):
+        names = names[1:]
+    out = _numbers(text)
+    for name in names:
+        out.update(content_words(name))
+    return out
+
+
+def unsupported_names(claim: str, evidence: str, question: str = "") -> set[str]:
+    """Names and numbers of ``claim`` found neither in ``evidence`` nor in ``question``.
+
+    Word overlap alone lets "Kobe Bryant was found liable in a sexual battery case" lean on a
+    quote about someone else's sexual abuse case; the people, places and figures a claim names
+    must be in the passage shown (or its title). Names the question already uses are exempt
+    ("Which Ivy League school ...?" answered "Dartmouth is the Ivy League school ...").
+    """
+    have = set(content_words(evidence)) | _numbers(evidence) | set(content_words(question)) | _numbers(question)
+    return names_and_numbers(claim) - have
 
 
 # --- passages ------------------------------------------------------------------------------------
@@ -109,38 +155,66 @@ def sentence_scores(question: str, text: str, spans: list[tuple[int, int]], boos
 def make_passages(
     question: str,
     chunks: list[Chunk],
-    max_chars: int = 360,
+    max_chars: int = 600,
     boost_words: set[str] | None = None,
+    similarity: Callable[[str, list[str]], list[float]] | None = None,
+    rank_penalty: float = 0.03,
 ) -> list[Passage]:
-    """Number the chunks 1..k and keep, in each, the best sentences up to ``max_chars``.
+    """The context of the answer prompt: the best sentences of the retrieved chunks, within budget.
 
-    The best-scoring sentence is always kept; others are added by score while they fit, then put
-    back in reading order.
+    Every sentence of every chunk is scored by its question-word overlap (plus a bonus when it
+    names ``boost_words``), plus its embedding similarity to the question when ``similarity`` is
+    given, minus ``rank_penalty`` per rank of its chunk. A sentence repeated by overlapping chunks
+    is scored once, and a sentence that only repeats the title (shown in the header) not at all.
+    Sentences are taken best first while ``max_chars`` (in total, over all passages) allows; the
+    best one is always taken. Chunks that contribute a sentence become passages numbered 1..m in
+    retrieval order, their sentences in reading order. On a 2-core CPU every prompt token delays
+    the first answer token, so the budget is global rather than per passage.
 
     Args:
         question: the standalone question.
         chunks: retrieved chunks, best first.
-        max_chars: character budget per passage (0 or less: keep whole chunks).
-        boost_words: words whose presence in a sentence raises its score.
+        max_chars: character budget of all passage text together (0 or less: whole chunks, all
+            of them).
+        boost_words: words whose presence in a sentence raises its score (e.g. a speaker's name).
+        similarity: ``(question, sentences) -> scores``, e.g. cosine similarity of embeddings.
+        rank_penalty: score taken off per retrieval rank of the sentence's chunk.
 
     Returns:
         The passages, numbered from 1.
     """
+    all_spans = [split_sentences(c.text) for c in chunks]
+    if max_chars <= 0:
+        return [Passage(n=i, chunk=c, spans=sp) for i, (c, sp) in enumerate(zip(chunks, all_spans), start=1)]
+    # a sentence shown once is enough (chunks overlap by a sentence), and the title is in the header
+    keys, seen = [], set()
+    for rank, (chunk, spans) in enumerate(zip(chunks, all_spans)):
+        for j, (s, e) in enumerate(spans):
+            text = " ".join(chunk.text[s:e].split())
+            if text in seen or text == " ".join((chunk.title or "").split()):
+                continue
+            seen.add(text)
+            keys.append((rank, j))
+    lexical = [
+        sentence_scores(question, chunks[r].text, [all_spans[r][j]], boost_words or set())[0] for r, j in keys
+    ]
+    if similarity is not None and keys:
+        texts = [chunks[r].text[slice(*all_spans[r][j])] for r, j in keys]
+        lexical = [a + float(b) for a, b in zip(lexical, similarity(question, texts))]
+    scored = [(score - rank_penalty * r, r, j) for score, (r, j) in zip(lexical, keys)]
+    scored.sort(key=lambda t: (-t[0], t[1], t[2]))
+    chosen: dict[int, list[int]] = {}
+    used = 0
+    for _score, rank, j in scored:
+        s, e = all_spans[rank][j]
+        if chosen and used + (e - s) > max_chars:
+            continue
+        chosen.setdefault(rank, []).append(j)
+        used += e - s + 1
     passages = []
-    for i, chunk in enumerate(chunks, start=1):
-        spans = split_sentences(chunk.text)
-        if max_chars > 0 and spans:
-            scores = sentence_scores(question, chunk.text, spans, boost_words or set())
-            order = sorted(range(len(spans)), key=lambda j: (-scores[j], j))
-            chosen, used = [], 0
-            for j in order:
-                length = spans[j][1] - spans[j][0]
-                if chosen and used + length > max_chars:
-                    continue
-                chosen.append(j)
-                used += length + 1
-            spans = [spans[j] for j in sorted(chosen)]
-        passages.append(Passage(n=i, chunk=chunk, spans=spans))
+    for rank in sorted(chosen):
+        spans = [all_spans[rank][j] for j in sorted(chosen[rank])]
+        passages.append(Passage(n=len(passages) + 1, chunk=chunks[rank], spans=spans))
     return passages
 
 
@@ -190,14 +264,20 @@ class Verified:
     dropped: list[str] = field(default_factory=list)
 
 
-def best_quote(claim: str, passage: Passage) -> tuple[float, tuple[int, int] | None]:
+def best_quote(claim: str, passage: Passage, question: str = "") -> tuple[float, tuple[int, int] | None]:
     """The passage's best-supporting sentence (or adjacent pair) for ``claim`` and its support.
+
+    The passage's title counts with the sentence: the model saw it in the passage header. A
+    passage that lacks a name or number of the claim (see ``unsupported_names``) supports nothing.
 
     A pair only wins when it supports the claim strictly better than its best single sentence.
     """
     best, span = 0.0, None
+    title = passage.chunk.title or ""
+    if unsupported_names(claim, f"{title}\n{passage.text}", question):
+        return best, span
     for cand in passage.candidates():
-        score = support(claim, passage.chunk.text[cand[0] : cand[1]])
+        score = support(claim, f"{title}\n{passage.chunk.text[cand[0] : cand[1]]}")
         if score > best + 1e-9:
             best, span = score, cand
     return best, span
@@ -213,7 +293,7 @@ def _finish(sentence: str, numbers: list[int]) -> str:
     return f"{body} {marks}{tail or '.'}"
 
 
-def verify(answer: str, passages: list[Passage], threshold: float = 0.34) -> Verified:
+def verify(answer: str, passages: list[Passage], threshold: float = 0.34, question: str = "") -> Verified:
     """Keep the supported claims of an LLM answer, each cited by a verbatim quote.
 
     For every claim: the cited passages that exist are checked (best quote each); citations below
@@ -225,6 +305,7 @@ def verify(answer: str, passages: list[Passage], threshold: float = 0.34) -> Ver
         answer: the LLM's answer text with [n] markers.
         passages: the numbered passages the LLM saw.
         threshold: minimal ``support`` for a quote to back a claim.
+        question: the question answered (names it uses need not be in the quote).
 
     Returns:
         A ``Verified`` (empty text when no claim survived).
@@ -238,11 +319,11 @@ def verify(answer: str, passages: list[Passage], threshold: float = 0.34) -> Ver
         chosen: list[tuple[int, tuple[int, int]]] = []
         for n in dict.fromkeys(cited):
             if n in by_n:
-                score, span = best_quote(claim, by_n[n])
+                score, span = best_quote(claim, by_n[n], question)
                 if span is not None and score >= threshold:
                     chosen.append((n, span))
         if not chosen:
-            ranked = [(best_quote(claim, p), p.n) for p in passages]
+            ranked = [(best_quote(claim, p, question), p.n) for p in passages]
             ranked = [((s, sp), n) for (s, sp), n in ranked if sp is not None and s >= threshold]
             if ranked:
                 (_, span), n = max(ranked, key=lambda r: r[0][0])

@@ -27,6 +27,19 @@ def lexical_index_dir(settings: Any) -> Path:
     return Path(settings.store) / "bm25" / settings.collection
 
 
+def embedding_similarity(embeddings: Any):
+    """``(question, sentences) -> cosine similarities`` with a LangChain ``Embeddings``
+    (the project's embedders return unit vectors, so a dot product is the cosine)."""
+    import numpy as np
+
+    def similarity(question: str, sentences: list[str]) -> list[float]:
+        q = np.asarray(embeddings.embed_query(question), dtype=np.float32)
+        s = np.asarray(embeddings.embed_documents(sentences), dtype=np.float32)
+        return (s @ q).tolist()
+
+    return similarity
+
+
 def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> Answerer:
     """A new ``Answerer`` from settings (store and chat model built from them unless given).
 
@@ -55,13 +68,19 @@ def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> 
         recency_weight=settings.recency_weight,
         recency_tau_days=settings.recency_tau_days,
         speaker_weight=settings.speaker_weight,
+        recent_window_days=settings.recent_window_days,
     )
     return Answerer(
         retriever,
         chat_model,
         top_k=settings.top_k,
         min_relevance=settings.min_relevance,
-        passage_chars=settings.passage_chars,
+        context_chars=settings.context_chars,
+        similarity=(
+            embedding_similarity(store.embeddings)
+            if settings.sentence_similarity and getattr(store, "embeddings", None) is not None
+            else None
+        ),
         support_threshold=settings.support_threshold,
     )
 

@@ -154,6 +154,26 @@ def quotes_speaker(chunk: Chunk, names: list[str]) -> bool:
     return False
 
 
+_RECENT = re.compile(
+    r"\b(this (?:week|weekend|morning|evening)|today|tonight|yesterday|"
+    r"on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_recent_days(question: str) -> bool:
+    """True when the question is about the last few days ("this week", "yesterday", "on Tuesday")."""
+    return bool(_RECENT.search(question))
+
+
+def in_recent_window(published: dt.date | None, as_of: dt.date, days: int) -> bool:
+    """True when an article published on ``published`` can report news of the days before ``as_of``
+    (published at most ``days`` before it and not after the next day); undated articles pass."""
+    if published is None:
+        return True
+    return as_of - dt.timedelta(days=days) <= published <= as_of + dt.timedelta(days=1)
+
+
 def recency_prior(published: dt.date | None, as_of: dt.date | None, tau_days: float) -> float:
     """Bonus in [0, 1] for an article published shortly before ``as_of`` (0 if after or unknown).
 
@@ -219,6 +239,9 @@ class HybridRetriever:
         recency_weight: weight of the recency prior (0 disables it), in units of a rank-1 vote.
         recency_tau_days: decay constant of the recency prior.
         speaker_weight: weight of the speaker prior, in units of a rank-1 vote.
+        recent_window_days: for questions about the last few days ("this week", "yesterday"),
+            only articles published at most this many days before ``as_of`` are kept (undated
+            ones too); 0 disables the window.
     """
 
     def __init__(
@@ -230,8 +253,10 @@ class HybridRetriever:
         recency_weight: float = 0.0,
         recency_tau_days: float = 7.0,
         speaker_weight: float = 1.0,
+        recent_window_days: int = 0,
     ) -> None:
         self.store = store
+        self.recent_window_days = recent_window_days
         self.index_dir = index_dir
         self.fetch_k = fetch_k
         self.rrf_k = rrf_k
@@ -297,6 +322,10 @@ class HybridRetriever:
                     _published(chunk), as_of, self.recency_tau_days
                 )
 
+        if self.recent_window_days and as_of is not None and asks_about_recent_days(query):
+            for cid in [c for c, chunk in by_id.items()
+                        if not in_recent_window(_published(chunk), as_of, self.recent_window_days)]:
+                del fused[cid]
         order = sorted(fused, key=lambda cid: -fused[cid])[:k]
         chunks = [by_id[cid].model_copy(update={"score": round(fused[cid], 6)}) for cid in order]
         relevance, signals = relevance_of(

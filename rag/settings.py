@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     recency_tau_days: float = Field(
         default=30.0, description="Age (days before as_of) at which the recency prior falls to 1/e."
     )
+    recent_window_days: int = Field(
+        default=10,
+        description="Questions about the last few days ('this week', 'yesterday') use only articles "
+        "published at most this many days before as_of (undated ones too); 0: no window.",
+    )
     speaker_weight: float = Field(
         default=1.0, description="Bonus (in rank-1 votes) for chunks quoting the person asked about."
     )
@@ -74,8 +79,13 @@ class Settings(BaseSettings):
         description="Refuse without calling the LLM below this retrieval relevance (on rtqa-dev: "
         "refuses 57% of unanswerable and 2.4% of answerable questions).",
     )
-    passage_chars: int = Field(
-        default=360, description="Characters kept of each passage in the prompt (best sentences)."
+    context_chars: int = Field(
+        default=600,
+        description="Characters of passage text in the prompt, in total: the best sentences of the "
+        "retrieved chunks (0: whole chunks). Every prompt token delays the first answer token.",
+    )
+    sentence_similarity: bool = Field(
+        default=True, description="Pick context sentences by embedding similarity as well as word overlap."
     )
     support_threshold: float = Field(
         default=0.34, description="Share of a claim's content words its quote must contain."

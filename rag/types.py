@@ -123,6 +123,12 @@ class Answer(BaseModel):
     timings: dict[str, float] = Field(
         default_factory=dict, description="Seconds: retrieve_s, ttft_s, llm_s, total_s, ..."
     )
+    draft: str | None = Field(
+        default=None, description="The model's raw answer before verification (diagnostics)."
+    )
+    dropped: list[str] = Field(
+        default_factory=list, description="Claims of the draft dropped as unsupported (diagnostics)."
+    )
 
     def contract(self) -> dict[str, Any]:
         """The JSON object printed by ``newsrag ask --json`` and returned by the UI's /ask API."""

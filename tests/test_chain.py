@@ -50,7 +50,7 @@ def answerer_with(retriever, responses, **kw) -> Answerer:
 def test_llm_answer_is_cited_verbatim_and_renumbered(retriever):
     n = passage_number(Answerer(retriever, top_k=3), Q, "complete violation")
     a = answerer_with(
-        retriever, [f"Rhodes said Russia's arms provision was a complete violation of the spirit of the ceasefire [{n}]."]
+        retriever, [f"Rhodes said the provision of arms was a complete violation of the spirit of the ceasefire [{n}]."]
     ).ask(Q)
     assert a.answerable
     assert a.answer.endswith("ceasefire [1].")

@@ -78,3 +78,54 @@ def test_trimmed_passages_keep_best_sentences_in_order():
     assert "complete violation" in p.text
     assert len(p.text) <= 200 + len(max((RHODES.text[s:e] for s, e in p.spans), key=len))
     assert p.spans == sorted(p.spans)
+
+
+def test_context_budget_is_shared_by_all_passages_and_drops_chunks_without_a_chosen_sentence():
+    question = "What did Rhodes say about the ceasefire in Ukraine?"
+    whole = make_passages(question, [IRAN, RHODES], max_chars=0)
+    assert [p.chunk for p in whole] == [IRAN, RHODES]
+    passages = make_passages(question, [IRAN, RHODES], max_chars=450)
+    shown = [e - s for p in passages for s, e in p.spans]
+    assert sum(shown) <= 450 and len(shown) == 2
+    # retrieval order and numbering are kept; the best sentence is in the second chunk
+    assert [(p.n, p.chunk) for p in passages] == [(1, IRAN), (2, RHODES)]
+    assert "complete violation" in passages[1].text
+    # with room for one sentence only, the Iran chunk is not shown and Rhodes becomes [1]
+    (only,) = make_passages(question, [IRAN, RHODES], max_chars=300)
+    assert only.n == 1 and only.chunk is RHODES
+    # the best sentence is always shown, even when it alone exceeds the budget
+    (tiny,) = make_passages(question, [IRAN, RHODES], max_chars=10)
+    assert len(tiny.spans) == 1 and "complete violation" in tiny.text
+
+
+def test_similarity_scores_steer_the_chosen_sentences():
+    target = "uranium stockpile"
+
+    def prefers_uranium(question, sentences):
+        return [5.0 if target in s else 0.0 for s in sentences]
+
+    passages = make_passages("What did Rhodes say about Ukraine?", [RHODES, IRAN], max_chars=120,
+                             similarity=prefers_uranium)
+    assert target in passages[0].text
+    assert passages[0].chunk is IRAN and passages[0].n == 1
+
+
+def test_a_claim_naming_someone_the_quote_does_not_name_is_dropped():
+    question = "Who said the provision of arms violated the ceasefire?"
+    ps = make_passages(question, [RHODES], max_chars=0)
+    kept = verify("Ben Rhodes said the provision of arms violated the ceasefire [1].", ps, question=question)
+    assert kept.citations and "complete violation" in kept.citations[0].quote
+    # same words, another person: enough overlap, but "Kerry" is nowhere in the quote
+    invented = verify("John Kerry said the provision of arms violated the ceasefire [1].", ps, question=question)
+    assert invented.text == "" and invented.dropped
+    # names the question itself uses need not be in the quote
+    q2 = "What did the Deputy National Security Adviser say about the Kremlin and Ukraine?"
+    ok = verify("He said the provision of arms was a complete violation of the spirit of the ceasefire "
+                "in Ukraine, the Kremlin heard [1].", ps, question=q2)
+    assert ok.citations
+
+
+def test_a_bare_short_answer_is_supported_by_a_quote_that_contains_it():
+    ps = make_passages("What did Rhodes say?", [RHODES], max_chars=0)
+    assert verify("Beijing [1]", ps).citations
+    assert verify("$5 [1]", ps).text == ""

@@ -8,7 +8,7 @@ import pytest
 
 from fake_store import FakeStore, seed_article
 from rag.lexical import LexicalIndex, content_words
-from rag.retrieval import Filters, HybridRetriever, recency_prior, speakers
+from rag.retrieval import Filters, HybridRetriever, asks_about_recent_days, recency_prior, speakers
 from rag.types import Article
 
 PUTIN = Article(
@@ -127,3 +127,23 @@ def test_relevance_separates_on_and_off_topic(store, tmp_path):
     on = r.retrieve("What did Rhodes say about the Ukraine ceasefire?", k=3).relevance
     off = r.retrieve("Who won the 1998 football world cup in Paris?", k=3).relevance
     assert on > off
+
+
+def test_questions_about_the_last_days_only_see_articles_of_those_days(store, tmp_path, fake_embeddings):
+    assert asks_about_recent_days("Which storm hit Florida this week?")
+    assert asks_about_recent_days("What did Putin say on Tuesday?")
+    assert not asks_about_recent_days("Which storm hit Florida in May?")
+    retriever = HybridRetriever(store, index_dir=tmp_path / "w", recent_window_days=10)
+    june16 = dt.date(2022, 6, 16)
+    week = retriever.retrieve("Which storm hit the coast of Florida this week?", k=5, as_of=june16)
+    assert {c.article_id for c in week.chunks} == {"storm-new"}
+    # without "this week" every article may answer
+    anytime = retriever.retrieve("Which storm hit the coast of Florida?", k=5, as_of=june16)
+    assert "storm-old" in {c.article_id for c in anytime.chunks}
+    # nothing published in the ten days before: nothing retrieved, so the answer is a refusal
+    assert retriever.retrieve("Which storm hit Florida this week?", k=5, as_of=dt.date(2023, 1, 1)).chunks == []
+    # undated articles are kept: their age is unknown
+    undated = Article(id="undated", title="Storm news", text="A storm hit the coast of Florida.", published=None)
+    other = HybridRetriever(FakeStore([STORM_OLD, undated], fake_embeddings), index_dir=tmp_path / "u",
+                            recent_window_days=10)
+    assert [c.article_id for c in other.retrieve("storm Florida this week", k=5, as_of=june16).chunks] == ["undated"]
