@@ -79,6 +79,16 @@ def names_and_numbers(text: str) -> set[str]:
     return out
 
 
+_MONTHS = {m[:3]: m for m in ("January", "February", "March", "April", "May", "June", "July", "August",
+                               "September", "October", "November", "December")}
+_MONTH_ABBR = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?")
+
+
+def _expand_months(text: str) -> str:
+    """"Nov. 24" -> "November 24", so a claim may spell out a month its quote abbreviates."""
+    return _MONTH_ABBR.sub(lambda m: _MONTHS[m.group(1)[:3]], text)
+
+
 def unsupported_names(claim: str, evidence: str, question: str = "") -> set[str]:
     """Names and numbers of ``claim`` found neither in ``evidence`` nor in ``question``.
 
@@ -87,8 +97,9 @@ def unsupported_names(claim: str, evidence: str, question: str = "") -> set[str]
     must be in the passage shown (or its title). Names the question already uses are exempt
     ("Which Ivy League school ...?" answered "Dartmouth is the Ivy League school ...").
     """
+    evidence, question = _expand_months(evidence), _expand_months(question)
     have = set(content_words(evidence)) | _numbers(evidence) | set(content_words(question)) | _numbers(question)
-    return names_and_numbers(claim) - have
+    return names_and_numbers(_expand_months(claim)) - have
 
 
 # --- passages ------------------------------------------------------------------------------------

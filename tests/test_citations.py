@@ -129,3 +129,10 @@ def test_a_bare_short_answer_is_supported_by_a_quote_that_contains_it():
     ps = make_passages("What did Rhodes say?", [RHODES], max_chars=0)
     assert verify("Beijing [1]", ps).citations
     assert verify("$5 [1]", ps).text == ""
+
+
+def test_a_spelled_out_month_matches_its_abbreviation():
+    from rag.citations import unsupported_names
+
+    assert unsupported_names("The deadline is November 24.", "talks face a Nov. 24 deadline") == set()
+    assert unsupported_names("The deadline is December 24.", "talks face a Nov. 24 deadline") == {"december"}
