@@ -101,6 +101,12 @@ def render_markdown(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], tit
             f"- question: {_md_cell(r['question'])}",
             f"- gold: {_md_cell(gold)}; gold articles: {', '.join(r['gold']['gold_article_ids']) or '-'}",
             f"- answer: {_md_cell(r.get('answer') or r.get('error') or '')}",
+        ]
+        if r.get("draft") is not None and r["draft"] != r.get("answer"):
+            lines.append(f"- model draft (before verification): {_md_cell(r['draft'])}")
+        if r.get("dropped"):
+            lines.append(f"- claims dropped as unsupported: {_md_cell(' | '.join(r['dropped']))}")
+        lines += [
             f"- retrieved: {_md_cell(' | '.join(_retrieved_titles(r)) or '-')}",
             "",
         ]
@@ -150,7 +156,9 @@ def render_html(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], title: 
             f"<div class='fail'><b>{escape(r['id'])}</b> ({escape(outcome_label(r))})<br>"
             f"<b>Q:</b> {escape(r['question'])}<br><b>Gold:</b> {escape(gold)}<br>"
             f"<b>Answer:</b> {escape(r.get('answer') or r.get('error') or '')}<br>"
-            f"<b>Retrieved:</b> {escape(' | '.join(_retrieved_titles(r)) or '-')}</div>"
+            + (f"<b>Model draft:</b> {escape(r['draft'])}<br>"
+               if r.get("draft") is not None and r["draft"] != r.get("answer") else "")
+            + f"<b>Retrieved:</b> {escape(' | '.join(_retrieved_titles(r)) or '-')}</div>"
         )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"

@@ -44,6 +44,7 @@ def fake_pipeline(clock: FakeClock | None = None, calls: list | None = None):
         text = REFUSAL_TEXT if s["answer"] == "REFUSAL" else s["answer"]
         return Answer(question=q.question, answer=text, answerable=s["answerable"],
                       citations=[Citation(**c) for c in s["citations"]],
-                      retrieved=retrieved, timings=s["timings"])
+                      retrieved=retrieved, timings=s["timings"], draft=s.get("draft"),
+                      dropped=s.get("dropped", []))
 
     return answer_fn

@@ -78,6 +78,9 @@ def test_reports_show_table_and_worst_failures(tmp_path, monkeypatch):
     assert set(worst) == {"q2", "q3", "q5"}
     assert "### q2 (wrong)" in md and "Shanghai" in md and "1. Sydney weather" in md
     assert "unanswerable: should refuse" in md  # q5
+    assert "- model draft (before verification): They met in Shanghai [1]. They shook hands" in md
+    assert "- claims dropped as unsupported: They shook hands in Beijing." in md
+    assert next(r for r in rows if r["id"] == "q2")["dropped"] == ["They shook hands in Beijing."]
     html = render_html(rows, metrics, "run-a")
     assert html.count('class="cell"') == 6
     assert 'data-outcome="answered_unanswerable"' in html
