@@ -229,6 +229,8 @@ def make_passages(
     return passages
 
 
+SHORT_CLAIM_WORDS = 4
+
 # --- markers and verification ----------------------------------------------------------------------
 _MARKER = re.compile(r"\s*\[(?:passages?\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.IGNORECASE)
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[(?:passages?\s*)?\d+(?:\s*[,;]\s*\d+)*\])+", re.IGNORECASE)
@@ -275,18 +277,27 @@ class Verified:
     dropped: list[str] = field(default_factory=list)
 
 
-def best_quote(claim: str, passage: Passage, question: str = "") -> tuple[float, tuple[int, int] | None]:
+def best_quote(
+    claim: str, passage: Passage, question: str = "", topic: str = "", threshold: float = 0.34
+) -> tuple[float, tuple[int, int] | None]:
     """The passage's best-supporting sentence (or adjacent pair) for ``claim`` and its support.
 
     The passage's title counts with the sentence: the model saw it in the passage header. A
-    passage that lacks a name or number of the claim (see ``unsupported_names``) supports nothing.
+    passage that lacks a name or number of the claim (see ``unsupported_names``) supports nothing,
+    and with a ``topic`` (the question, for a bare answer) neither does a passage that holds less
+    than ``threshold`` of the topic's other content words.
 
     A pair only wins when it supports the claim strictly better than its best single sentence.
     """
     best, span = 0.0, None
     title = passage.chunk.title or ""
-    if unsupported_names(claim, f"{title}\n{passage.text}", question):
+    shown = f"{title}\n{passage.text}"
+    if unsupported_names(claim, shown, question):
         return best, span
+    if topic:
+        asked = set(content_words(topic)) - set(content_words(claim))
+        if asked and len(asked & set(content_words(shown))) / len(asked) < threshold:
+            return best, span
     for cand in passage.candidates():
         score = support(claim, f"{title}\n{passage.chunk.text[cand[0] : cand[1]]}")
         if score > best + 1e-9:
@@ -328,13 +339,17 @@ def verify(answer: str, passages: list[Passage], threshold: float = 0.34, questi
     dropped: list[str] = []
     for claim, cited in claims(answer):
         chosen: list[tuple[int, tuple[int, int]]] = []
+        # a bare answer ("15 or 20 minutes") says nothing of what it answers: its passage must
+        # also be about the question, so a figure from a passage on something else does not pass
+        bare = len(set(content_words(claim))) < SHORT_CLAIM_WORDS
+        topic = question if bare else ""
         for n in dict.fromkeys(cited):
             if n in by_n:
-                score, span = best_quote(claim, by_n[n], question)
+                score, span = best_quote(claim, by_n[n], question, topic, threshold)
                 if span is not None and score >= threshold:
                     chosen.append((n, span))
         if not chosen:
-            ranked = [(best_quote(claim, p, question), p.n) for p in passages]
+            ranked = [(best_quote(claim, p, question, topic, threshold), p.n) for p in passages]
             ranked = [((s, sp), n) for (s, sp), n in ranked if sp is not None and s >= threshold]
             if ranked:
                 (_, span), n = max(ranked, key=lambda r: r[0][0])

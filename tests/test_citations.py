@@ -136,3 +136,12 @@ def test_a_spelled_out_month_matches_its_abbreviation():
 
     assert unsupported_names("The deadline is November 24.", "talks face a Nov. 24 deadline") == set()
     assert unsupported_names("The deadline is December 24.", "talks face a Nov. 24 deadline") == {"december"}
+
+
+def test_a_bare_answer_needs_a_passage_about_the_question():
+    ps = make_passages("x", [RHODES, IRAN], max_chars=0)
+    # "Beijing" is in the Rhodes passage, but that passage is not about a uranium shipment
+    off_topic = verify("Beijing [1]", ps, question="Where will the uranium stockpile be shipped?")
+    assert off_topic.text == ""
+    on_topic = verify("Beijing [1]", ps, question="Where did Rhodes tell reporters about the ceasefire?")
+    assert on_topic.citations and on_topic.citations[0].article_id == RHODES.article_id
