@@ -161,6 +161,8 @@ def score_question(
         article = get_article(c.article_id)
         supported = article is not None and article.text[c.start : c.end] == c.quote
         gold = (c.article_id in question.gold_article_ids) if question.answerable else None
+        # another article that reports the same fact (news repeats itself) is a sound source too
+        holds_answer = contains_answer(c.quote, question.answers) if scored_answer else None
         citations.append(
             {
                 "n": c.n,
@@ -170,6 +172,7 @@ def score_question(
                 "end": c.end,
                 "supported": supported,
                 "gold_article": gold,
+                "quotes_gold_answer": holds_answer,
             }
         )
     refused = not answer.answerable
@@ -248,8 +251,10 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
         config: every setting used, stored as is.
 
     Returns:
-        A dict with exactly the keys of ``METRIC_KEYS`` plus ``token_f1``, ``n_errors`` and
-        ``answer_accuracy_when_retrieved`` (accuracy on questions whose gold chunk was in the top k).
+        A dict with exactly the keys of ``METRIC_KEYS`` plus ``token_f1``, ``n_errors``,
+        ``answer_accuracy_when_retrieved`` (accuracy on questions whose gold chunk was in the top k)
+        and ``citation_precision_any_source`` (share of citations on answerable questions that
+        point at a gold article or quote a gold answer from another article).
     """
     ok = [r for r in rows if not r.get("error")]
 
@@ -258,6 +263,16 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
 
     cits = [c for r in ok for c in r["citations"]]
     cits_answerable = [c["gold_article"] for c in cits if c["gold_article"] is not None]
+    cits_sound = [
+        bool(c["gold_article"]) or bool(
+            c.get("quotes_gold_answer")
+            if "quotes_gold_answer" in c  # runs written before the flag existed: compute it
+            else contains_answer(c["quote"], r["gold"].get("answers") or [])
+        )
+        for r in ok
+        for c in r["citations"]
+        if c["gold_article"] is not None
+    ]
     latencies = [r["latency_s"] for r in ok if r.get("latency_s") is not None]
     ttfts = [r["ttft_s"] for r in ok if r.get("ttft_s") is not None]
     hit_correct = [
@@ -283,6 +298,7 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
         "config": config,
         "token_f1": _mean(vals("token_f1")),
         "answer_accuracy_when_retrieved": _mean([float(x) for x in hit_correct]),
+        "citation_precision_any_source": _mean([float(x) for x in cits_sound]),
         "n_citations": len(cits),
         "n_errors": len(rows) - len(ok),
     }

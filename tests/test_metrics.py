@@ -59,6 +59,8 @@ def test_metric_arithmetic_by_hand(run):
     assert m["false_refusal_rate"] == pytest.approx(1 / 4)
     assert m["citation_support"] == pytest.approx(4 / 5)
     assert m["citation_precision"] == pytest.approx(2 / 4)
+    # neither non-gold citation (q2 "The weather was", q6 "Rhodes") quotes a gold answer
+    assert m["citation_precision_any_source"] == pytest.approx(2 / 4)
     assert m["latency_p50_s"] == pytest.approx(3.5)
     assert m["latency_p95_s"] == pytest.approx(5.75)
     assert m["ttft_p50_s"] == pytest.approx(0.4)
@@ -126,3 +128,21 @@ def test_rescore_answer_recomputes_from_stored_text(run):
     assert fresh["outcomes"]["correct"] is True and fresh["outcomes"]["token_f1"] == pytest.approx(0.5)
     q3 = next(r for r in rows if r["id"] == "q3")  # a refusal stays wrong
     assert rescore_answer(q3)["outcomes"]["correct"] is False
+
+
+def test_a_citation_of_another_article_that_quotes_the_answer_counts_as_a_sound_source():
+    from evals.metrics import score_question
+    from evals.questions import Question
+    from rag.types import Answer, Article, Citation
+
+    roundup = Article(id="roundup", title="Five things", text="Obama met Putin in Beijing on Monday.")
+    q = Question(id="q", question="Where did Obama meet Putin?", answers=["Beijing"], gold_article_ids=["a2"])
+    cite = Citation(n=1, article_id="roundup", quote="Obama met Putin in Beijing on Monday.", start=0, end=37)
+    row = score_question(q, Answer(question=q.question, answer="In Beijing [1].", answerable=True,
+                                   citations=[cite]), 2, {"roundup": roundup}.get)
+    (c,) = row["citations"]
+    assert c["gold_article"] is False and c["quotes_gold_answer"] is True and c["supported"] is True
+    m = aggregate([{"id": "q", "gold": {"answerable": True}, "error": None, "latency_s": 1.0, "ttft_s": None,
+                    **row}], 2, {})
+    assert m["citation_precision"] == 0.0
+    assert m["citation_precision_any_source"] == 1.0
