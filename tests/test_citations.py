@@ -145,3 +145,8 @@ def test_a_bare_answer_needs_a_passage_about_the_question():
     assert off_topic.text == ""
     on_topic = verify("Beijing [1]", ps, question="Where did Rhodes tell reporters about the ceasefire?")
     assert on_topic.citations and on_topic.citations[0].article_id == RHODES.article_id
+
+
+def test_a_chunk_that_only_repeats_its_title_gives_no_passage():
+    titled = RHODES.model_copy(update={"text": RHODES.title, "end": RHODES.start + len(RHODES.title)})
+    assert make_passages("What did Rhodes say?", [titled], max_chars=600) == []
