@@ -206,9 +206,8 @@ def make_passages(
                 continue
             seen.add(text)
             keys.append((rank, j))
-    lexical = [
-        sentence_scores(question, chunks[r].text, [all_spans[r][j]], boost_words or set())[0] for r, j in keys
-    ]
+    per_chunk = [sentence_scores(question, c.text, sp, boost_words or set()) for c, sp in zip(chunks, all_spans)]
+    lexical = [per_chunk[r][j] for r, j in keys]
     if similarity is not None and keys:
         texts = [chunks[r].text[slice(*all_spans[r][j])] for r, j in keys]
         lexical = [a + float(b) for a, b in zip(lexical, similarity(question, texts))]

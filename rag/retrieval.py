@@ -312,6 +312,11 @@ class HybridRetriever:
         for chunk, score in dense:
             cosine[chunk.id] = score
 
+        if self.recent_window_days and as_of is not None and asks_about_recent_days(query):
+            for cid in [c for c, chunk in by_id.items()
+                        if not in_recent_window(_published(chunk), as_of, self.recent_window_days)]:
+                del fused[cid], by_id[cid]
+
         unit = 1.0 / (self.rrf_k + 1)
         names = speakers(query)
         for cid, chunk in by_id.items():
@@ -322,10 +327,6 @@ class HybridRetriever:
                     _published(chunk), as_of, self.recency_tau_days
                 )
 
-        if self.recent_window_days and as_of is not None and asks_about_recent_days(query):
-            for cid in [c for c, chunk in by_id.items()
-                        if not in_recent_window(_published(chunk), as_of, self.recent_window_days)]:
-                del fused[cid]
         order = sorted(fused, key=lambda cid: -fused[cid])[:k]
         chunks = [by_id[cid].model_copy(update={"score": round(fused[cid], 6)}) for cid in order]
         relevance, signals = relevance_of(
