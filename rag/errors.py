@@ -21,3 +21,11 @@ class BackendError(NewsragError):
 
 class ModelBuildError(NewsragError):
     """A model file could not be built (a part failed to download, or the sha256 did not match)."""
+
+
+class SettingsError(NewsragError):
+    """A setting has a value it does not allow.
+
+    The message has one line per bad value: the environment variable or option it came from, the
+    value, and what is allowed (``NEWSRAG_TOP_K=0: must be at least 1``).
+    """

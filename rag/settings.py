@@ -2,17 +2,22 @@
 
 Every field can be given as an environment variable ``NEWSRAG_<NAME>`` (e.g. ``NEWSRAG_STORE``,
 ``NEWSRAG_LLM``, ``NEWSRAG_CHROMA_HOST``); CLI flags override both. Only the CLI and the UI read
-settings; library code receives values (or a ``Settings``) as arguments.
+settings, through ``load_settings``, which checks every value and names a bad one by where it came
+from; library code receives values (or a ``Settings``) as arguments.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import Field
+import annotated_types
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import SettingsError
 
 # Works offline, always: no telemetry, no hub.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -22,6 +27,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 LLMName = Literal["llamacpp", "openai", "extractive"]
+ENV_PREFIX = "NEWSRAG_"
+COLLECTION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$"
 
 
 def default_cache_dir() -> Path:
@@ -33,15 +40,22 @@ def default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """All tunables of newsrag, with defaults chosen by measurement on rtqa-dev."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSRAG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # --- store -------------------------------------------------------------------------------
     store: Path = Field(default=Path(".newsrag"), description="Folder of the embedded Chroma store.")
-    collection: str = Field(default="news", description="Chroma collection name (3-512 chars).")
+    collection: str = Field(
+        default="news",
+        min_length=3,
+        max_length=512,
+        pattern=COLLECTION_PATTERN,
+        description="Chroma collection name: 3-512 characters from a-z A-Z 0-9 . _ -, starting and "
+        "ending with a letter or digit (Chroma's rule; the name is also a folder name).",
+    )
     chroma_host: str | None = Field(
         default=None, description="Chroma server host; when set, HttpClient is used instead."
     )
-    chroma_port: int = Field(default=8000, description="Chroma server port.")
+    chroma_port: int = Field(default=8000, ge=1, le=65535, description="Chroma server port.")
 
     # --- embedding & chunking ------------------------------------------------------------------
     embedding_model: str = Field(
@@ -49,38 +63,43 @@ class Settings(BaseSettings):
         description="'minilm-int8' (int8 ONNX all-MiniLM-L6-v2), 'minilm' (same model, "
         "sentence-transformers), or a local sentence-transformers model folder.",
     )
-    embedding_batch_size: int = Field(default=32, description="Texts per embedding batch.")
-    chunk_size: int = Field(default=600, description="Target chunk size in characters.")
-    chunk_overlap: int = Field(default=1, description="Whole sentences shared by adjacent chunks.")
-    max_file_mb: float = Field(default=20.0, description="Ingest refuses files larger than this (MB).")
+    embedding_batch_size: int = Field(default=32, ge=1, description="Texts per embedding batch.")
+    chunk_size: int = Field(default=600, ge=50, description="Target chunk size in characters.")
+    chunk_overlap: int = Field(default=1, ge=0, description="Whole sentences shared by adjacent chunks.")
+    max_file_mb: float = Field(default=20.0, gt=0, description="Ingest refuses files larger than this (MB).")
 
     # --- retrieval -----------------------------------------------------------------------------
-    top_k: int = Field(default=5, description="Passages retrieved and given to the LLM.")
-    fetch_k: int = Field(default=30, description="Candidates per retriever before fusion.")
-    rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant.")
+    top_k: int = Field(default=5, ge=1, description="Passages retrieved and given to the LLM.")
+    fetch_k: int = Field(default=30, ge=1, description="Candidates per retriever before fusion.")
+    rrf_k: int = Field(default=60, ge=0, description="Reciprocal-rank-fusion constant.")
     recency_weight: float = Field(
         default=2.0,
+        ge=0,
         description="Weight (in rank-1 votes) of the 'published shortly before as_of' prior in fusion; "
         "rtqa-dev recall@5 0.786 without it, 0.940 at 2.0 with a 30-day decay.",
     )
     recency_tau_days: float = Field(
-        default=30.0, description="Age (days before as_of) at which the recency prior falls to 1/e."
+        default=30.0, gt=0, description="Age (days before as_of) at which the recency prior falls to 1/e."
     )
     recent_window_days: int = Field(
         default=10,
+        ge=0,
         description="Questions about the last few days ('this week', 'yesterday') use only articles "
         "published at most this many days before as_of (undated ones too); 0: no window.",
     )
     speaker_weight: float = Field(
-        default=1.0, description="Bonus (in rank-1 votes) for chunks quoting the person asked about."
+        default=1.0, ge=0, description="Bonus (in rank-1 votes) for chunks quoting the person asked about."
     )
     min_relevance: float = Field(
         default=0.45,
+        ge=0,
+        le=1,
         description="Refuse without calling the LLM below this retrieval relevance (on rtqa-dev: "
         "refuses 57% of unanswerable and 2.4% of answerable questions).",
     )
     context_chars: int = Field(
         default=600,
+        ge=0,
         description="Characters of passage text in the prompt, in total: the best sentences of the "
         "retrieved chunks (0: whole chunks). Every prompt token delays the first answer token.",
     )
@@ -88,7 +107,7 @@ class Settings(BaseSettings):
         default=True, description="Pick context sentences by embedding similarity as well as word overlap."
     )
     support_threshold: float = Field(
-        default=0.34, description="Share of a claim's content words its quote must contain."
+        default=0.34, ge=0, le=1, description="Share of a claim's content words its quote must contain."
     )
 
     # --- LLM -----------------------------------------------------------------------------------
@@ -96,21 +115,126 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         default=None, description="GGUF file for llamacpp; default: the pulled Qwen2.5 1.5B."
     )
-    n_ctx: int = Field(default=2048, description="llama.cpp context window.")
-    n_threads: int = Field(default=2, description="llama.cpp threads.")
-    n_batch: int = Field(default=512, description="llama.cpp prompt batch (LangChain's 8 is slow).")
-    max_tokens: int = Field(default=160, description="Maximum answer tokens.")
-    temperature: float = Field(default=0.0, description="Sampling temperature.")
+    n_ctx: int = Field(default=2048, ge=256, description="llama.cpp context window.")
+    n_threads: int = Field(default=2, ge=1, description="llama.cpp threads.")
+    n_batch: int = Field(default=512, ge=1, description="llama.cpp prompt batch (LangChain's 8 is slow).")
+    max_tokens: int = Field(default=160, ge=1, description="Maximum answer tokens.")
+    temperature: float = Field(default=0.0, ge=0, description="Sampling temperature.")
     openai_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     openai_api_key: str = Field(default="not-needed", description="API key for the endpoint.")
     openai_model: str = Field(default="local", description="Model name at the endpoint.")
 
     # --- UI ------------------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Chat server address (loopback).")
-    port: int = Field(default=7860, description="Chat server port.")
-    auth_username: str | None = Field(default=None, description="Optional chat login name.")
-    auth_password: str | None = Field(default=None, description="Optional chat login password.")
-    max_upload_mb: int = Field(default=20, description="Largest file accepted by the upload box.")
+    port: int = Field(default=7860, ge=1, le=65535, description="Chat server port.")
+    auth_username: str | None = Field(
+        default=None, description="Chat login name; a login needs it and auth_password, or neither."
+    )
+    auth_password: str | None = Field(
+        default=None, description="Chat login password; a login needs it and auth_username, or neither."
+    )
+    max_upload_mb: int = Field(default=20, ge=1, description="Largest file accepted by the upload box.")
 
     # --- misc ----------------------------------------------------------------------------------
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Model cache folder.")
+
+    @model_validator(mode="after")
+    def _login_has_both_parts(self) -> Settings:
+        """A login needs a name and a password: with only one, the chat would silently have none."""
+        if bool(self.auth_username) != bool(self.auth_password):
+            given, missing = (
+                ("auth_username", "auth_password") if self.auth_username else ("auth_password", "auth_username")
+            )
+            raise PydanticCustomError(
+                "login_incomplete",
+                "{given} is set but {missing} is not: a login needs both (or neither)",
+                {"given": given, "missing": missing},
+            )
+        return self
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment with command-line values on top, every value checked.
+
+    The one way the CLI, the UI and ``rag.ask`` (without ``settings``) build a ``Settings``.
+
+    Args:
+        **overrides: field values given as command-line options; ``None`` means "not given".
+            A bad one is named as its option (``top_k`` as ``--top-k``).
+
+    Returns:
+        The settings.
+
+    Raises:
+        SettingsError: one line per bad value, naming its environment variable (``NEWSRAG_TOP_K=0``)
+            or option (``--llm foo``), and what is allowed.
+        TypeError: an override names no setting.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    unknown = sorted(set(given) - set(Settings.model_fields))
+    if unknown:
+        raise TypeError(f"load_settings() got unknown settings: {', '.join(unknown)}")
+    try:
+        return Settings(**given)
+    except ValidationError as err:
+        raise SettingsError("\n".join(_problem(e, given) for e in err.errors())) from err
+
+
+def _env_key(name: str) -> str | None:
+    """The environment variable that set field ``name`` (names are case-insensitive), if any."""
+    wanted = (ENV_PREFIX + name).upper()
+    return next((key for key in os.environ if key.upper() == wanted), None)
+
+
+def _source(name: str, given: dict[str, Any]) -> str:
+    """Where field ``name`` is set: its option, else its environment variable."""
+    if name in given:
+        return "--" + name.replace("_", "-")
+    return _env_key(name) or (ENV_PREFIX + name).upper()
+
+
+def _problem(error: dict[str, Any], given: dict[str, Any]) -> str:
+    """One line for one pydantic error: the setting with its value, then what it allows."""
+    if error["type"] == "login_incomplete":
+        ctx = error["ctx"]
+        return (
+            f"{_source(ctx['given'], given)} is set but {_source(ctx['missing'], given)} is not: "
+            "a login needs both (or neither)"
+        )
+    if not error["loc"] or error["loc"][0] not in Settings.model_fields:
+        return str(error["msg"])
+    name = str(error["loc"][0])
+    if name in given:
+        where = f"--{name.replace('_', '-')} {given[name]}"
+    else:
+        key = _env_key(name)
+        where = f"{key}={os.environ[key]}" if key else f"{name}={error.get('input')!r}"
+    return f"{where}: {_allowed(name, error['type']) or error['msg']}"
+
+
+def _allowed(name: str, error_type: str) -> str:
+    """What field ``name`` accepts, in words, from its type and constraints ('' when unknown).
+
+    The kind of value ("a whole number") is named only when the value was not of that kind.
+    """
+    field = Settings.model_fields[name]
+    choices = get_args(field.annotation)
+    if choices and all(isinstance(c, str) for c in choices):
+        return "must be one of " + ", ".join(choices)
+    if name == "collection":
+        return "must be 3 to 512 characters from a-z A-Z 0-9 . _ -, starting and ending with a letter or digit"
+    bounds = {}
+    for item in field.metadata:
+        for key in ("ge", "gt", "le", "lt"):
+            if isinstance(item, getattr(annotated_types, key.capitalize())):
+                bounds[key] = f"{getattr(item, key):g}"
+    if "ge" in bounds and "le" in bounds:
+        limits = f"between {bounds['ge']} and {bounds['le']}"
+    else:
+        words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+        limits = " and ".join(f"{words[key]} {value}" for key, value in bounds.items())
+    kind = {int: "a whole number", float: "a number", bool: "true or false"}.get(field.annotation)
+    wrong_kind = error_type.endswith(("_parsing", "_type")) or error_type == "int_from_float"
+    if kind and wrong_kind:
+        return f"must be {kind}, {limits}" if limits else f"must be {kind}"
+    return f"must be {limits}" if limits else ""
