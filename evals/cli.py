@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from rag.errors import NewsragError
+from rag.errors import NewsragError, SettingsError
 
 RUN_CONFIG = "run.json"
 
@@ -47,10 +47,9 @@ def run_command(
     from evals.questions import load_questions
     from evals.report import format_value, metric_rows, write_reports
     from evals.runner import run_eval
-    from rag.settings import Settings
+    from rag.settings import load_settings
 
-    updates = {k: v for k, v in {"store": store, "llm": llm}.items() if v is not None}
-    settings = Settings(**updates)
+    settings = load_settings(store=store, llm=llm)
     qs = load_questions(questions, limit=limit)
     pipeline = build_pipeline(preset, settings, corpus, progress=progress)
     config = {**pipeline.config, "questions": str(questions)}
@@ -122,6 +121,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a question set: metrics.json, results.jsonl, report.md and report.html in --out."""
         from evals.compare import compare_runs
+        from rag.commands import bad_settings
 
         if questions is None and compare is None:
             typer.echo("Give a question set (QUESTIONS.jsonl) or --compare OTHER_RUN.", err=True)
@@ -133,6 +133,8 @@ def register(app: typer.Typer) -> None:
                 run_command(questions, corpus, store, llm, out, limit, preset, progress)
             if compare is not None:
                 typer.echo(compare_runs(compare, out))
+        except SettingsError as err:
+            raise bad_settings(err) from None
         except NewsragError as err:
             typer.echo(f"Error: {err}", err=True)
             raise typer.Exit(1) from err

@@ -35,12 +35,13 @@ def ingest_command(
 ) -> None:
     """Ingest articles into the store; exit 0 when all went in, 1 when some failed."""
     from ingest.pipeline import ingest_paths
-    from rag.settings import Settings
+    from rag.commands import settings_or_exit
     from rag.store import Store
 
-    overrides = {"store": store, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "max_file_mb": max_file_mb}
+    settings = settings_or_exit(
+        store=store, chunk_size=chunk_size, chunk_overlap=chunk_overlap, max_file_mb=max_file_mb
+    )
     try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
         opened = Store.from_settings(settings)
         report = ingest_paths(
             paths,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path  # noqa: F401  (typer evaluates the string annotations of the commands)
+from typing import TYPE_CHECKING
 
 import typer
 
-from rag.errors import NewsragError
+from rag.errors import NewsragError, SettingsError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +26,37 @@ def register(app: typer.Typer) -> None:
 def _fail(err: NewsragError) -> typer.Exit:
     typer.echo(f"Error: {err}", err=True)
     return typer.Exit(code=1)
+
+
+def bad_settings(err: SettingsError) -> typer.Exit:
+    """Print each bad value named by ``err`` as one ``Error:`` line.
+
+    Args:
+        err: the error from ``rag.settings.load_settings``.
+
+    Returns:
+        The exit to raise: status 2, bad usage.
+    """
+    for line in str(err).splitlines():
+        typer.echo(f"Error: {line}", err=True)
+    return typer.Exit(code=2)
+
+
+def settings_or_exit(**overrides) -> Settings:
+    """``rag.settings.load_settings`` for a command: bad values are ``Error:`` lines and exit 2.
+
+    Args:
+        **overrides: the command's options that are settings (``None``: not given).
+
+    Returns:
+        The ``rag.settings.Settings``.
+    """
+    from rag.settings import load_settings
+
+    try:
+        return load_settings(**overrides)
+    except SettingsError as err:
+        raise bad_settings(err) from None
 
 
 # --- newsrag model pull | status ---------------------------------------------------------------
@@ -43,10 +78,10 @@ def _register_model(app: typer.Typer) -> None:
     ) -> None:
         """Build the model file in the cache folder and verify its sha256 (no-op when done)."""
         from rag.models import pull
-        from rag.settings import Settings
 
+        cache_dir = settings_or_exit().cache_dir
         try:
-            path = pull(name, Settings().cache_dir, progress=not quiet)
+            path = pull(name, cache_dir, progress=not quiet)
         except NewsragError as err:
             raise _fail(err) from None
         typer.echo(str(path))
@@ -57,10 +92,10 @@ def _register_model(app: typer.Typer) -> None:
     ) -> None:
         """Print the model file's path, size and whether its sha256 verified (exit 1 if not)."""
         from rag.models import status
-        from rag.settings import Settings
 
+        cache_dir = settings_or_exit().cache_dir
         try:
-            info = status(name, Settings().cache_dir)
+            info = status(name, cache_dir)
         except NewsragError as err:
             raise _fail(err) from None
         typer.echo(f"model:    {info['name']}")
@@ -89,25 +124,20 @@ def _register_ask(app: typer.Typer) -> None:
         llm: str | None = typer.Option(None, "--llm", help="Backend: llamacpp, openai or extractive."),
         json_out: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
         as_of: str | None = typer.Option(None, "--as-of", help="Day 'this week' refers to (YYYY-MM-DD)."),
-        top_k: int | None = typer.Option(None, "--top-k", min=1, help="Passages given to the model."),
+        top_k: int | None = typer.Option(None, "--top-k", help="Passages given to the model."),
     ) -> None:
         """Answer a question from the ingested articles, every claim cited by a verbatim quote."""
         import datetime as dt
         import json
 
-        from pydantic import ValidationError
-
         from rag.pipeline import get_answerer
-        from rag.settings import Settings
         from rag.types import Answer
 
-        overrides = {k: v for k, v in {"store": store, "llm": llm, "top_k": top_k}.items() if v is not None}
+        settings = settings_or_exit(store=store, llm=llm, top_k=top_k)
         try:
-            settings = Settings(**overrides)
             day = dt.date.fromisoformat(as_of) if as_of else None
-        except (ValidationError, ValueError) as err:
-            first = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
-            typer.echo(f"Error: bad option: {first}", err=True)
+        except ValueError:
+            typer.echo(f"Error: --as-of {as_of}: must be a date, YYYY-MM-DD", err=True)
             raise typer.Exit(code=2) from None
         try:
             answerer = get_answerer(settings)

@@ -86,11 +86,15 @@ def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> 
 
 
 def get_answerer(settings: Any = None) -> Answerer:
-    """The cached ``Answerer`` for ``settings`` (default ``Settings()``), built on first use."""
-    if settings is None:
-        from rag.settings import Settings
+    """The cached ``Answerer`` for ``settings`` (default: from the environment), built on first use.
 
-        settings = Settings()
+    Raises:
+        rag.errors.SettingsError: ``settings`` is None and an environment variable has a bad value.
+    """
+    if settings is None:
+        from rag.settings import load_settings
+
+        settings = load_settings()
     key = settings.model_dump_json()
     with _LOCK:
         if key not in _CACHE:
