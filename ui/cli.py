@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +14,65 @@ import typer
 from rag.errors import NewsragError
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (``localhost``, ``127.x.x.x``, ``::1``)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, login: bool) -> str | None:
+    """The warning for serving the chat to other machines without a login.
+
+    Args:
+        host: the address the chat listens on.
+        login: whether a login (name and password) is configured.
+
+    Returns:
+        One line, or None when the chat is on loopback only or needs a login.
+    """
+    if login or is_loopback(host):
+        return None
+    return (
+        f"serving on {host} without a login: anyone who can reach this machine can read and add "
+        "articles; set NEWSRAG_AUTH_USERNAME and NEWSRAG_AUTH_PASSWORD"
+    )
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the chat could not listen on ``host``:``port`` right now, or None when it can.
+
+    Binds a socket there and closes it at once, with address reuse as the web server sets it (so a
+    port whose last connections are still closing counts as free, one with a listener as busy).
+
+    Args:
+        host: the address to listen on.
+        port: the port.
+
+    Returns:
+        One line saying what is wrong, or None.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as err:
+        return f"cannot listen on {host}: {err.strerror}"
+    with socket.socket(family, kind, proto) as sock:
+        if os.name != "nt":  # on Windows this option would let the bind share a busy port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is in use; choose another with --port"
+            return f"cannot listen on {host} port {port}: {err.strerror or err}"
+    return None
 
 
 def ingest_seeds_if_empty(backend, seeds: Path = SEEDS_DIR) -> str | None:
@@ -31,22 +93,26 @@ def ingest_seeds_if_empty(backend, seeds: Path = SEEDS_DIR) -> str | None:
 
 def serve_command(
     host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
-    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 7860)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default 7860)."),
     store: Optional[Path] = typer.Option(None, "--store", help="Store folder (default: NEWSRAG_STORE or .newsrag)."),
     llm: Optional[str] = typer.Option(None, "--llm", help="Answer backend: llamacpp, openai or extractive."),
 ) -> None:
     """Serve the chat (loopback by default); the seed articles are ingested on first run."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from rag.settings import Settings
+    from rag.commands import settings_or_exit
+
+    settings = settings_or_exit(host=host, port=port, store=store, llm=llm)
+    warning = exposure_warning(settings.host, login=bool(settings.auth_username and settings.auth_password))
+    if warning:
+        typer.echo(f"Warning: {warning}", err=True)
+    problem = port_problem(settings.host, settings.port)
+    if problem:  # before loading anything: say it now, not after the model has loaded
+        typer.echo(f"Error: {problem}", err=True)
+        raise typer.Exit(1)
+
     from ui.app import build_app, launch_options
     from ui.backend import ChatBackend
 
-    overrides = {"host": host, "port": port, "store": store, "llm": llm}
-    try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except Exception as err:  # pydantic validation: one line, bad usage
-        typer.echo(f"Error: {str(err).splitlines()[0]} ({', '.join(k for k, v in overrides.items() if v)})", err=True)
-        raise typer.Exit(2) from None
     backend = ChatBackend(settings)
     try:
         summary = ingest_seeds_if_empty(backend)
@@ -59,18 +125,26 @@ def serve_command(
         raise typer.Exit(1) from None
     demo = build_app(backend, store_dir=Path(settings.store), max_upload_mb=settings.max_upload_mb)
     demo.queue(default_concurrency_limit=4)
-    typer.echo(f"Chat on http://{settings.host}:{settings.port}  (Ctrl+C to stop)")
-    demo.launch(
-        **launch_options(
-            host=settings.host,
-            port=settings.port,
-            max_upload_mb=settings.max_upload_mb,
-            auth_username=settings.auth_username,
-            auth_password=settings.auth_password,
-        ),
-        inbrowser=False,
-        quiet=True,
-    )
+    try:
+        demo.launch(
+            **launch_options(
+                host=settings.host,
+                port=settings.port,
+                max_upload_mb=settings.max_upload_mb,
+                auth_username=settings.auth_username,
+                auth_password=settings.auth_password,
+            ),
+            inbrowser=False,
+            quiet=True,
+            prevent_thread_lock=True,
+        )
+    except OSError as err:  # the port was taken while the pipeline loaded, or another bind failure
+        reason = port_problem(settings.host, settings.port)
+        typer.echo(f"Error: {reason or f'cannot start the chat server: {err}'}", err=True)
+        raise typer.Exit(1) from None
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    typer.echo(f"Chat on http://{shown}:{settings.port}  (Ctrl+C to stop)")
+    demo.block_thread()
 
 
 def register(app: typer.Typer) -> None:
