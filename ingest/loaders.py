@@ -3,6 +3,10 @@
 Supported: ``.txt``/``.md`` (optional YAML front matter; first non-empty line is the title),
 ``.html``/``.htm`` (main text, title and date via trafilatura), ``.json`` (one article or a
 list), ``.jsonl`` (one article a line), and folders (recursively, supported files only).
+
+Hostile input is bounded: only regular files are read (never a FIFO, device or socket, which
+could block or never end), and at most ``max_bytes`` of them. Each such file becomes one
+``Problem`` and the others still load.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import datetime as dt
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ingest.normalize import DecodeError, decode_bytes, normalize_field, normalize_text
+from ingest.normalize import decode_bytes, normalize_field, normalize_text
 from ingest.problems import Problem
 from rag.types import Article
 
@@ -195,6 +200,70 @@ def _size(n: float) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, as a phrase ("a FIFO", "a character device", ...)."""
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _not_regular(mode: int) -> str | None:
+    """The reason to refuse a file of this mode, None for a regular file."""
+    return None if stat.S_ISREG(mode) else f"not a regular file ({_file_kind(mode)})"
+
+
+def _os_reason(err: OSError) -> str:
+    """A user-facing phrase for an error while opening or reading a file."""
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    if isinstance(err, PermissionError):
+        return "permission denied, cannot read the file"
+    return f"cannot read the file ({err.strerror or err})"
+
+
+def _too_large(size: float, max_bytes: int) -> str:
+    return f"file too large ({_size(size)}; the limit is {_size(max_bytes)})"
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``.
+
+    The file (symlinks followed) is checked with ``stat`` before it is opened, since opening a
+    FIFO blocks until someone writes to it; it is opened non-blocking and checked again, in
+    case it was swapped meanwhile; at most ``max_bytes + 1`` bytes are read, so a file that
+    grows after the check (or never ends) cannot exhaust memory.
+
+    Args:
+        path: the file.
+        max_bytes: larger files are refused.
+
+    Returns:
+        The file's bytes.
+
+    Raises:
+        ValueError: with a user-facing reason (no such file, not a regular file, too large,
+            cannot read).
+    """
+    try:
+        reason = _not_regular(os.stat(path).st_mode)
+        if reason:
+            raise ValueError(reason)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            reason = _not_regular(info.st_mode)
+            if reason:
+                raise ValueError(reason)
+            if info.st_size > max_bytes:
+                raise ValueError(_too_large(info.st_size, max_bytes))
+            data = f.read(max_bytes + 1)
+    except OSError as err:
+        raise ValueError(_os_reason(err)) from None
+    if len(data) > max_bytes:
+        raise ValueError(f"file too large (over the limit of {_size(max_bytes)})")
+    return data
+
+
 def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded]:
     """Load one file.
 
@@ -211,31 +280,6 @@ def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded
         yield Problem(path=shown, reason=f"unsupported file type '{suffix or path.name}' "
                       f"(expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))})")
         return
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            yield Problem(path=shown, reason=f"file too large ({_size(size)}; the limit is {_size(max_bytes)})")
-            return
-        data = path.read_bytes()
-    except FileNotFoundError:
-        yield Problem(path=shown, reason="no such file")
-        return
-    except PermissionError:
-        yield Problem(path=shown, reason="permission denied, cannot read the file")
-        return
-    except OSError as err:
-        yield Problem(path=shown, reason=f"cannot read the file ({err.strerror or err})")
-        return
-    if not data.strip():
-        yield Problem(path=shown, reason="empty file")
-        return
-    try:
-        text, encoding = decode_bytes(data)
-    except DecodeError as err:
-        yield Problem(path=shown, reason=str(err))
-        return
-    if encoding is not None:
-        yield Problem(path=shown, reason=f"not UTF-8; decoded as {encoding}", fatal=False)
     loader = (
         _load_text if suffix in TEXT_SUFFIXES
         else _load_html if suffix in HTML_SUFFIXES
@@ -243,34 +287,71 @@ def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded
         else _load_jsonl
     )
     try:
+        data = read_bounded(path, max_bytes)
+        if not data.strip():
+            raise ValueError("empty file")
+        text, encoding = decode_bytes(data)
+        if encoding is not None:
+            yield Problem(path=shown, reason=f"not UTF-8; decoded as {encoding}", fatal=False)
         yield from loader(path, text)
-    except ValueError as err:
+    except ValueError as err:  # includes DecodeError
         yield Problem(path=shown, reason=str(err))
+
+
+def _expand_folder(folder: Path) -> Iterator[Path | Problem]:
+    """Supported, non-hidden files under ``folder``, sorted; special files as Problems.
+
+    Folders (also those reached through a symlink) are not entered twice; a FIFO, device or
+    socket is named rather than opened.
+    """
+    found = sorted(
+        p for p in folder.rglob("*")
+        if p.suffix.lower() in SUPPORTED_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    for p in found:
+        try:
+            mode = os.stat(p).st_mode
+        except FileNotFoundError:
+            if p.is_symlink():
+                yield p  # a dangling link: load_file names it
+            continue
+        except OSError as err:  # e.g. a symlink loop
+            yield Problem(path=str(p), reason=_os_reason(err))
+            continue
+        if stat.S_ISDIR(mode):
+            continue
+        reason = _not_regular(mode)
+        yield Problem(path=str(p), reason=reason) if reason else p
 
 
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Problem]:
     """Expand paths: files as given, folders recursively (supported, non-hidden files, sorted).
 
+    Only regular files are yielded (symlinks followed); FIFOs, devices and sockets become
+    Problems without being opened, so nothing downstream blocks on them.
+
     Args:
         paths: files and folders.
 
     Returns:
-        An iterator of file paths, and ``Problem`` lines for paths that do not exist.
+        An iterator of file paths, and ``Problem`` lines for paths that do not exist or are not
+        regular files.
     """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and (p.is_file() or p.is_symlink())
-            )
-            yield from found
-        elif path.exists() or path.is_symlink():
-            yield path
-        else:
-            yield Problem(path=str(raw), reason="no such file or folder")
+            yield from _expand_folder(path)
+            continue
+        try:
+            reason = _not_regular(os.stat(path).st_mode)
+        except FileNotFoundError:
+            yield path if path.is_symlink() else Problem(path=str(raw), reason="no such file or folder")
+            continue
+        except OSError as err:
+            yield Problem(path=str(raw), reason=_os_reason(err))
+            continue
+        yield Problem(path=str(raw), reason=reason) if reason else path
 
 
 def load_paths(paths: Iterable[str | os.PathLike[str]], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded]:

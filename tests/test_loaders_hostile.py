@@ -1,0 +1,87 @@
+"""Hostile input: each bad file becomes one named problem, fast and bounded, and the rest go in.
+
+Alias bombs in front matter, JSON nested beyond any parser's recursion, special files (a FIFO
+blocks whoever opens it, /dev/zero never ends), and text in an unexpected encoding.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import iter_files, load_file, load_paths
+from ingest.problems import Problem
+from rag.types import Article
+
+GOOD = "Good title\nThe council approved the budget on Tuesday.\n"
+
+
+def _articles(items):
+    return [i for i in items if isinstance(i, Article)]
+
+
+def _problems(items):
+    return [i for i in items if isinstance(i, Problem)]
+
+
+@pytest.fixture
+def no_hang():
+    """Fail the test (instead of hanging the run) if loading blocks, e.g. on opening a FIFO."""
+    def _blocked(signum, frame):
+        raise TimeoutError("loading blocked")
+
+    previous = signal.signal(signal.SIGALRM, _blocked)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+# --- special files -----------------------------------------------------------------------------
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_symlink_to_dev_zero_is_not_read(tmp_path, no_hang):
+    link = tmp_path / "zero.txt"
+    link.symlink_to("/dev/zero")
+    (prob,) = list(load_file(link))
+    assert prob.reason == "not a regular file (a character device)"
+    assert list(load_paths([tmp_path])) == [prob]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_is_named_without_being_opened(tmp_path, no_hang):
+    fifo = tmp_path / "x.txt"
+    os.mkfifo(fifo)
+    (tmp_path / "good.txt").write_text(GOOD, encoding="utf-8")
+    (prob,) = list(load_file(fifo))
+    assert prob.reason == "not a regular file (a FIFO)"
+    for paths in ([fifo], [tmp_path]):  # given by name, or found in a folder
+        items = list(load_paths(paths))
+        assert [p.reason for p in _problems(items)] == ["not a regular file (a FIFO)"]
+    assert [a.id for a in _articles(load_paths([tmp_path]))] == ["good"]
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
+def test_socket_is_not_a_regular_file(tmp_path, no_hang):
+    path = tmp_path / "s.txt"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        (prob,) = list(load_file(path))
+    assert prob.reason == "not a regular file (a socket)"
+
+
+def test_folder_expansion_follows_links_to_files_only(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "real.txt").write_text(GOOD, encoding="utf-8")
+    (d / "link.txt").symlink_to(d / "real.txt")
+    (d / "looped.txt").symlink_to(d / "looped.txt")
+    (d / "folder.txt").symlink_to(tmp_path)  # a folder with a file's name: skipped
+    items = list(iter_files([d]))
+    assert [p for p in items if isinstance(p, Path)] == [d / "link.txt", d / "real.txt"]
+    (prob,) = _problems(items)
+    assert prob.path == str(d / "looped.txt") and prob.reason.startswith("cannot read the file")
