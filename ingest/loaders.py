@@ -5,8 +5,9 @@ Supported: ``.txt``/``.md`` (optional YAML front matter; first non-empty line is
 list), ``.jsonl`` (one article a line), and folders (recursively, supported files only).
 
 Hostile input is bounded: only regular files are read (never a FIFO, device or socket, which
-could block or never end), and at most ``max_bytes`` of them. Each such file becomes one
-``Problem`` and the others still load.
+could block or never end), at most ``max_bytes`` of them; YAML front matter is size- and
+depth-limited and may not use aliases (an alias bomb expands a few bytes into gigabytes). Each
+such file becomes one ``Problem`` and the others still load.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ JSONL_SUFFIXES = {".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+MAX_FRONT_MATTER_DEPTH = 20
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -104,8 +107,56 @@ def article_from_record(record: Any, default_id: str, path: str) -> Article:
     )
 
 
+class _FrontMatterRefused(ValueError):
+    """Front matter beyond what the loader accepts (aliases, nesting, size)."""
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases and with bounded nesting.
+
+    Aliases (``*name``) are refused outright: front matter has no use for them, and nested
+    aliases are how a few hundred bytes expand into gigabytes ("billion laughs"). The nesting
+    bound keeps the recursive composer far from Python's recursion limit.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise _FrontMatterRefused("front matter uses YAML aliases (*name), which are not supported")
+        self._depth += 1
+        try:
+            if self._depth > MAX_FRONT_MATTER_DEPTH:
+                raise _FrontMatterRefused(f"front matter nested too deeply (more than {MAX_FRONT_MATTER_DEPTH} levels)")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _parse_front_matter(block: str) -> Any:
+    """The YAML value of a front matter block; raises ValueError with a user-facing reason."""
+    loader = _FrontMatterLoader(block)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as err:
+        raise ValueError(f"malformed YAML front matter ({str(err).splitlines()[0]})") from None
+    except _FrontMatterRefused:
+        raise
+    except (ValueError, OverflowError) as err:  # e.g. a timestamp with month 13
+        raise ValueError(f"malformed YAML front matter ({_first_clause(err)})") from None
+    finally:
+        loader.dispose()
+
+
+def _first_clause(err: Exception) -> str:
+    """The first clause of an error message, for a short reason."""
+    return str(err).splitlines()[0].split(":")[0].strip() or type(err).__name__
+
+
 def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """``(front matter mapping, body)``; raises ValueError on malformed YAML."""
+    """``(front matter mapping, body)``; raises ValueError on malformed or oversized YAML."""
     if not text.startswith("---"):
         return {}, text
     first_nl = text.find("\n")
@@ -114,10 +165,10 @@ def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     end = _FRONT_MATTER_END.search(text, first_nl + 1)
     if end is None:
         return {}, text
-    try:
-        meta = yaml.safe_load(text[first_nl + 1 : end.start()]) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"malformed YAML front matter ({str(err).splitlines()[0]})") from None
+    block = text[first_nl + 1 : end.start()]
+    if len(block.encode("utf-8", "replace")) > MAX_FRONT_MATTER_BYTES:
+        raise _FrontMatterRefused(f"front matter too long (the limit is {MAX_FRONT_MATTER_BYTES // 1024} KB)")
+    meta = _parse_front_matter(block) or {}
     if not isinstance(meta, dict):
         raise ValueError("front matter is not a mapping of keys to values")
     return meta, text[end.end() :]

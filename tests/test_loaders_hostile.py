@@ -28,6 +28,14 @@ def _problems(items):
     return [i for i in items if isinstance(i, Problem)]
 
 
+def _alias_bomb() -> str:
+    """About 500 bytes of YAML that expand to 9**9 strings when the aliases are followed."""
+    lines = ["---", "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    return "\n".join([*lines, "title: *i", "---", "Body of the bomb.", ""])
+
+
 @pytest.fixture
 def no_hang():
     """Fail the test (instead of hanging the run) if loading blocks, e.g. on opening a FIFO."""
@@ -39,6 +47,42 @@ def no_hang():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
+
+
+# --- front matter ------------------------------------------------------------------------------
+
+def test_alias_bomb_is_one_problem_and_the_other_file_loads(tmp_path):
+    bomb = tmp_path / "bomb.md"
+    bomb.write_text(_alias_bomb(), encoding="utf-8")
+    assert bomb.stat().st_size < 1024
+    good = tmp_path / "good.txt"
+    good.write_text(GOOD, encoding="utf-8")
+    items = list(load_paths([bomb, good]))
+    (prob,) = _problems(items)
+    assert prob.path == str(bomb) and prob.fatal and "YAML aliases" in prob.reason
+    assert [a.id for a in _articles(items)] == ["good"]
+
+
+def test_front_matter_anchor_without_alias_still_loads(tmp_path):
+    p = tmp_path / "story.md"
+    p.write_text("---\ntitle: &t The Title\n---\nBody text.\n", encoding="utf-8")
+    (art,) = _articles(load_file(p))
+    assert art.title == "The Title"
+
+
+@pytest.mark.parametrize(
+    "front,reason",
+    [
+        ("title: " + "[" * 30_000 + "]" * 30_000, "front matter nested too deeply"),
+        ("".join(f"key{i}: value\n" for i in range(10_000)), "front matter too long (the limit is 64 KB)"),
+        ("published: 2022-13-45", "malformed YAML front matter (month must be in 1..12)"),
+    ],
+)
+def test_front_matter_beyond_bounds_is_one_problem(tmp_path, front, reason):
+    p = tmp_path / "story.md"
+    p.write_text(f"---\n{front}\n---\nBody text.\n", encoding="utf-8")
+    (prob,) = list(load_file(p))
+    assert prob.fatal and prob.reason.startswith(reason)
 
 
 # --- special files -----------------------------------------------------------------------------
