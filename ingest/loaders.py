@@ -6,8 +6,8 @@ list), ``.jsonl`` (one article a line), and folders (recursively, supported file
 
 Hostile input is bounded: only regular files are read (never a FIFO, device or socket, which
 could block or never end), at most ``max_bytes`` of them; YAML front matter is size- and
-depth-limited and may not use aliases (an alias bomb expands a few bytes into gigabytes). Each
-such file becomes one ``Problem`` and the others still load.
+depth-limited and may not use aliases (an alias bomb expands a few bytes into gigabytes); JSON
+nested too deeply is refused. Each such file becomes one ``Problem`` and the others still load.
 """
 
 from __future__ import annotations
@@ -194,7 +194,10 @@ def _load_text(path: Path, text: str) -> Iterator[Loaded]:
 def _load_html(path: Path, text: str) -> Iterator[Loaded]:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
+    try:
+        doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
+    except Exception as err:  # the parser's own failure on odd markup, not ours
+        raise ValueError(f"cannot parse the HTML ({type(err).__name__})") from None
     if doc is None:
         raise ValueError("no article text found in the HTML")
     data = doc if isinstance(doc, dict) else doc.as_dict()
@@ -211,21 +214,51 @@ def _load_html(path: Path, text: str) -> Iterator[Loaded]:
     yield article_from_record(record, path.stem, str(path))
 
 
-def _load_json(path: Path, text: str) -> Iterator[Loaded]:
+def _parse_json(text: str, what: str, with_line: bool = True) -> Any:
+    """``json.loads`` with user-facing errors.
+
+    Args:
+        text: the JSON text.
+        what: how the reason names it ("JSON", "JSON line").
+        with_line: whether the position names the line (not for one line of a .jsonl).
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        ValueError: malformed (message, line and column) or nested too deeply for the parser.
+    """
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"malformed JSON ({err.msg} at line {err.lineno})") from None
+        where = f"line {err.lineno}, column {err.colno}" if with_line else f"column {err.colno}"
+        joint = " " if err.msg.endswith(" at") else " at "  # "Unterminated string starting at"
+        raise ValueError(f"malformed {what} ({err.msg}{joint}{where})") from None
+    except ValueError as err:  # e.g. an integer of more digits than Python converts
+        raise ValueError(f"malformed {what} ({_first_clause(err)})") from None
+    except RecursionError:
+        raise ValueError(f"{what} nested too deeply") from None
+
+
+def _record_or_problem(record: Any, default_id: str, path: Path, line: int | None = None,
+                       label: str = "") -> Loaded:
+    """``article_from_record``, or a Problem for a record that is not an article."""
+    try:
+        return article_from_record(record, default_id, str(path))
+    except (ValueError, RecursionError) as err:  # RecursionError: a deeply nested field value
+        reason = str(err) if isinstance(err, ValueError) else "a field is nested too deeply"
+        return Problem(path=str(path), line=line, reason=f"{label}{reason}")
+
+
+def _load_json(path: Path, text: str) -> Iterator[Loaded]:
+    data = _parse_json(text, "JSON")
     if isinstance(data, list):
         if not data:
             raise ValueError("empty JSON list, no articles")
         for i, record in enumerate(data):
-            try:
-                yield article_from_record(record, f"{path.stem}-{i}", str(path))
-            except ValueError as err:
-                yield Problem(path=str(path), reason=f"item {i}: {err}")
+            yield _record_or_problem(record, f"{path.stem}-{i}", path, label=f"item {i}: ")
     else:
-        yield article_from_record(data, path.stem, str(path))
+        yield _record_or_problem(data, path.stem, path)
 
 
 def _load_jsonl(path: Path, text: str) -> Iterator[Loaded]:
@@ -235,14 +268,11 @@ def _load_jsonl(path: Path, text: str) -> Iterator[Loaded]:
             continue
         found = True
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield Problem(path=str(path), line=lineno, reason=f"malformed JSON line ({err.msg})")
-            continue
-        try:
-            yield article_from_record(record, f"{path.stem}-{lineno}", str(path))
+            record = _parse_json(line, "JSON line", with_line=False)
         except ValueError as err:
             yield Problem(path=str(path), line=lineno, reason=str(err))
+            continue
+        yield _record_or_problem(record, f"{path.stem}-{lineno}", path, line=lineno)
     if not found:
         raise ValueError("no records in the file")
 
@@ -318,6 +348,10 @@ def read_bounded(path: Path, max_bytes: int) -> bytes:
 def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded]:
     """Load one file.
 
+    Hostile content (malformed, oversized, deeply nested, special files) never raises: it
+    becomes ``Problem`` lines. Exceptions that are not about the content (programming errors
+    such as TypeError) are not caught.
+
     Args:
         path: the file.
         max_bytes: larger files are refused.
@@ -347,6 +381,8 @@ def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded
         yield from loader(path, text)
     except ValueError as err:  # includes DecodeError
         yield Problem(path=shown, reason=str(err))
+    except (RecursionError, MemoryError, OverflowError) as err:  # last resort: content beyond a bound
+        yield Problem(path=shown, reason=f"cannot load the file ({type(err).__name__})")
 
 
 def _expand_folder(folder: Path) -> Iterator[Path | Problem]:

@@ -6,6 +6,7 @@ blocks whoever opens it, /dev/zero never ends), and text in an unexpected encodi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from ingest.problems import Problem
 from rag.types import Article
 
 GOOD = "Good title\nThe council approved the budget on Tuesday.\n"
+DEEP = "[" * 100_000 + "]" * 100_000
 
 
 def _articles(items):
@@ -83,6 +85,54 @@ def test_front_matter_beyond_bounds_is_one_problem(tmp_path, front, reason):
     p.write_text(f"---\n{front}\n---\nBody text.\n", encoding="utf-8")
     (prob,) = list(load_file(p))
     assert prob.fatal and prob.reason.startswith(reason)
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+def test_deeply_nested_json_is_one_problem_and_the_other_file_loads(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text(DEEP, encoding="utf-8")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"id": "g", "text": "Fine text."}), encoding="utf-8")
+    items = list(load_paths([deep, good]))
+    (prob,) = _problems(items)
+    assert prob.path == str(deep) and prob.reason == "JSON nested too deeply"
+    assert [a.id for a in _articles(items)] == ["g"]
+
+
+def test_deeply_nested_jsonl_line_is_one_problem_and_good_lines_load(tmp_path):
+    p = tmp_path / "lines.jsonl"
+    p.write_text(json.dumps({"id": "j1", "text": "First."}) + "\n" + DEEP + "\n"
+                 + json.dumps({"id": "j3", "text": "Third."}) + "\n", encoding="utf-8")
+    items = list(load_file(p))
+    assert [a.id for a in _articles(items)] == ["j1", "j3"]
+    (prob,) = _problems(items)
+    assert (prob.line, prob.reason) == (2, "JSON line nested too deeply")
+
+
+def test_deeply_nested_field_value_does_not_escape(tmp_path):
+    p = tmp_path / "field.json"
+    p.write_text(json.dumps([{"id": "a", "text": "Fine."}]).rstrip("]")
+                 + ', {"text": "x", "title": ' + "[" * 950 + "]" * 950 + "}]", encoding="utf-8")
+    items = list(load_file(p))  # the title may load as text or be refused, but nothing raises
+    assert "a" in [a.id for a in _articles(items)]
+
+
+@pytest.mark.parametrize(
+    "name,data,reason",
+    [
+        ("str.json", '{"id": "x", "text": "unterminated',
+         "malformed JSON (Unterminated string starting at line 1, column 21)"),
+        ("two.json", '{"id": "x",\n "text": }', "malformed JSON (Expecting value at line 2, column 10)"),
+        ("line.jsonl", '{"text": "a"} extra', "malformed JSON line (Extra data at column 15)"),
+        ("digits.json", '{"text": "a", "id": ' + "9" * 5000 + "}", "malformed JSON (Exceeds the limit"),
+    ],
+)
+def test_malformed_json_reason_is_complete(tmp_path, name, data, reason):
+    p = tmp_path / name
+    p.write_text(data, encoding="utf-8")
+    (prob,) = list(load_file(p))
+    assert prob.reason.startswith(reason)
 
 
 # --- special files -----------------------------------------------------------------------------
