@@ -375,9 +375,9 @@ def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loaded
         data = read_bounded(path, max_bytes)
         if not data.strip():
             raise ValueError("empty file")
-        text, encoding = decode_bytes(data)
-        if encoding is not None:
-            yield Problem(path=shown, reason=f"not UTF-8; decoded as {encoding}", fatal=False)
+        text, warning = decode_bytes(data)
+        if warning is not None:
+            yield Problem(path=shown, reason=warning, fatal=False)
         yield from loader(path, text)
     except ValueError as err:  # includes DecodeError
         yield Problem(path=shown, reason=str(err))

@@ -15,11 +15,15 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import iter_files, load_file, load_paths
+from ingest.normalize import decode_bytes
 from ingest.problems import Problem
 from rag.types import Article
 
 GOOD = "Good title\nThe council approved the budget on Tuesday.\n"
 DEEP = "[" * 100_000 + "]" * 100_000
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00"
+       b"\x1f\xf3\xffa\x00\x00\x00\x19IDATx\x9cc\xfc\xff\x9f\x81\x00\x00\x00\xff\xff\x03\x00\x08\xfc"
+       b"\x02\xfe\x00\x00\x00\x00IEND\xaeB`\x82")
 
 
 def _articles(items):
@@ -179,3 +183,49 @@ def test_folder_expansion_follows_links_to_files_only(tmp_path):
     assert [p for p in items if isinstance(p, Path)] == [d / "link.txt", d / "real.txt"]
     (prob,) = _problems(items)
     assert prob.path == str(d / "looped.txt") and prob.reason.startswith("cannot read the file")
+
+
+# --- encodings ---------------------------------------------------------------------------------
+
+def test_mostly_utf8_with_a_few_bad_bytes_keeps_its_words(tmp_path):
+    text = "The minister said the plan “would not change” — the café owners’ union agreed. " * 5
+    data = text.encode("utf-8")
+    data = data[:40] + b"\xe9" + data[40:200] + b"\x9d" + data[200:]
+    p = tmp_path / "mostly.txt"
+    p.write_bytes(data)
+    items = list(load_file(p))
+    (art,) = _articles(items)
+    (warn,) = _problems(items)
+    assert not warn.fatal and warn.reason == "not valid UTF-8; 2 bad bytes replaced"
+    assert "“would not change”" in art.text and "café owners’ union" in art.text
+    assert art.text.count("\ufffd") == 2
+
+
+def test_legacy_encoding_is_still_detected():
+    text, warning = decode_bytes("Le café était très chaud, déjà servi à midi.".encode("cp1252"))
+    assert text == "Le café était très chaud, déjà servi à midi."
+    assert warning.startswith("not UTF-8; decoded as")
+
+
+@pytest.mark.parametrize("order", ["LE", "BE"])
+def test_utf16_without_bom_is_decoded(tmp_path, order):
+    p = tmp_path / "wide.txt"
+    p.write_bytes(f"Wide title\nText stored as UTF-16 {order}, no mark.".encode(f"utf-16-{order.lower()}"))
+    items = list(load_file(p))
+    (art,) = _articles(items)
+    (warn,) = _problems(items)
+    assert art.title == "Wide title" and art.text.endswith(f"UTF-16 {order}, no mark.")
+    assert not warn.fatal and warn.reason == f"not UTF-8; decoded as UTF-16 {order} (no byte-order mark)"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [PNG, b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)), bytes(range(256)) * 8,
+     b"\x00\x00" * 500],
+    ids=["png", "zip", "bytes", "nuls"],
+)
+def test_binary_is_still_refused(tmp_path, data):
+    p = tmp_path / "blob.txt"
+    p.write_bytes(data)
+    (prob,) = list(load_file(p))
+    assert prob.fatal and prob.reason == "binary file, not text"
