@@ -13,11 +13,16 @@ import socket
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+import rag.embeddings
 from ingest.loaders import iter_files, load_file, load_paths
 from ingest.normalize import decode_bytes
 from ingest.problems import Problem
+from rag.store import Store
 from rag.types import Article
+
+from conftest import FakeEmbeddings
 
 GOOD = "Good title\nThe council approved the budget on Tuesday.\n"
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -229,3 +234,29 @@ def test_binary_is_still_refused(tmp_path, data):
     p.write_bytes(data)
     (prob,) = list(load_file(p))
     assert prob.fatal and prob.reason == "binary file, not text"
+
+
+# --- through the command line ------------------------------------------------------------------
+
+def test_cli_ingest_names_each_hostile_file_and_stores_the_good_one(tmp_path, monkeypatch, no_hang):
+    from rag.cli import app
+
+    fake = FakeEmbeddings()
+    monkeypatch.setattr(rag.embeddings, "get_embeddings", lambda *a, **k: fake)
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "good.txt").write_text(GOOD, encoding="utf-8")
+    (d / "bomb.md").write_text(_alias_bomb(), encoding="utf-8")
+    (d / "deep.json").write_text(DEEP, encoding="utf-8")
+    os.mkfifo(d / "pipe.txt")
+    store = tmp_path / "store"
+    res = CliRunner().invoke(app, ["ingest", str(d), "--store", str(store), "--quiet"])
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    lines = res.stderr.splitlines()
+    for name, reason in [("bomb.md", "front matter uses YAML aliases"), ("deep.json", "JSON nested too deeply"),
+                         ("pipe.txt", "not a regular file (a FIFO)")]:
+        (line,) = [x for x in lines if str(d / name) in x]
+        assert line.startswith(f"error: {d / name}: {reason}")
+    assert "articles: 1 added" in res.stdout and "3 failed" in res.stdout
+    assert Store(store, "news", fake).get_article("good").title == "Good title"
