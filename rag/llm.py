@@ -8,7 +8,8 @@ the prompt prefix they share, so a fixed system prompt is processed once.
 ``openai``: LangChain's ``ChatOpenAI`` pointed at any OpenAI-compatible base URL (vLLM, llama.cpp's
 server, Ollama, OpenAI); connection and HTTP failures surface as ``BackendError``.
 
-There is no fallback from one backend to another: a backend that cannot work raises.
+There is no fallback from one backend to another: a backend that cannot work raises, always as a
+one-line ``BackendError`` (llama.cpp's own ``ValueError``/``RuntimeError`` included).
 """
 
 from __future__ import annotations
@@ -103,6 +104,21 @@ def _close_all() -> None:
         _LOADED.clear()
 
 
+# Template tokens llama.cpp adds around each chat message (ChatML, which Qwen uses, spends 5:
+# ``<|im_start|>role\n ... <|im_end|>\n``; Llama 3's header spends 5 too), and once for the reply header.
+TEMPLATE_TOKENS = 8
+
+
+def _llama_failure(exc: Exception, model_path: Path, n_ctx: int) -> BackendError:
+    """A one-line ``BackendError`` for an exception llama.cpp raised while answering."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "context window" in first:
+        return BackendError(
+            f"The prompt is too long for the model's context window: {first} (NEWSRAG_N_CTX={n_ctx})."
+        )
+    return BackendError(f"llama.cpp failed while answering with {model_path.name}: {first}")
+
+
 def _message_to_dict(message: BaseMessage) -> dict[str, str]:
     if isinstance(message, SystemMessage):
         role = "system"
@@ -146,6 +162,23 @@ class LlamaCppChatModel(BaseChatModel):
         return load_llama(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                           n_batch=self.n_batch)
 
+    def count_tokens(self, messages: list[BaseMessage]) -> int:
+        """Tokens the prompt of ``messages`` takes in this model's context window: each message's
+        text as the model's own tokenizer splits it, plus its chat-template tokens.
+
+        Args:
+            messages: the prompt's messages.
+
+        Returns:
+            The token count (at least what llama.cpp will evaluate).
+        """
+        llama = self.shared().llama
+        total = TEMPLATE_TOKENS
+        for m in messages:
+            text = str(m.text).encode("utf-8")
+            total += len(llama.tokenize(text, add_bos=False, special=False)) + TEMPLATE_TOKENS
+        return total
+
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
@@ -159,9 +192,12 @@ class LlamaCppChatModel(BaseChatModel):
         shared = self.shared()
         payload = [_message_to_dict(m) for m in messages]
         with shared.lock:
-            response = shared.llama.create_chat_completion(
-                messages=payload, **self._params(stop, kwargs)
-            )
+            try:
+                response = shared.llama.create_chat_completion(
+                    messages=payload, **self._params(stop, kwargs)
+                )
+            except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
+                raise _llama_failure(exc, self.model_path, self.n_ctx) from exc
         choice = response["choices"][0]
         usage = response.get("usage") or {}
         message = AIMessage(
@@ -183,27 +219,30 @@ class LlamaCppChatModel(BaseChatModel):
         payload = [_message_to_dict(m) for m in messages]
         # The lock is held until the stream ends or the consumer closes the generator.
         with shared.lock:
-            stream = shared.llama.create_chat_completion(
-                messages=payload, stream=True, **self._params(stop, kwargs)
-            )
-            for part in stream:
-                choice = part["choices"][0] if part.get("choices") else None
-                if choice is None:
-                    continue
-                text = (choice.get("delta") or {}).get("content") or ""
-                finish = choice.get("finish_reason")
-                if not text and not finish:
-                    continue
-                chunk = ChatGenerationChunk(
-                    message=AIMessageChunk(
-                        content=text,
-                        response_metadata={"finish_reason": finish,
-                                           "model_name": self.model_path.name} if finish else {},
-                    )
+            try:
+                stream = shared.llama.create_chat_completion(
+                    messages=payload, stream=True, **self._params(stop, kwargs)
                 )
-                if run_manager and text:
-                    run_manager.on_llm_new_token(text, chunk=chunk)
-                yield chunk
+                for part in stream:
+                    choice = part["choices"][0] if part.get("choices") else None
+                    if choice is None:
+                        continue
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    finish = choice.get("finish_reason")
+                    if not text and not finish:
+                        continue
+                    chunk = ChatGenerationChunk(
+                        message=AIMessageChunk(
+                            content=text,
+                            response_metadata={"finish_reason": finish,
+                                               "model_name": self.model_path.name} if finish else {},
+                        )
+                    )
+                    if run_manager and text:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+            except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
+                raise _llama_failure(exc, self.model_path, self.n_ctx) from exc
 
 
 # --- OpenAI-compatible servers -----------------------------------------------------------------

@@ -79,6 +79,47 @@ def test_messages_map_to_chat_roles():
         {"role": "assistant", "content": "a"}]
 
 
+# --- llama.cpp's own errors and tokenizer ----------------------------------------------------------
+class FakeLlama:
+    """Stands in for ``llama_cpp.Llama``: one token per word; fails like llama.cpp on long prompts."""
+
+    def __init__(self, n_ctx: int = 64) -> None:
+        self.n_ctx = n_ctx
+
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        return list(range(len(text.split())))
+
+    def create_chat_completion(self, messages, stream=False, **kwargs):
+        used = sum(len(m["content"].split()) for m in messages)
+        if used >= self.n_ctx:
+            raise ValueError(f"Requested tokens ({used}) exceed context window of {self.n_ctx}")
+        if stream:
+            return iter([{"choices": [{"delta": {"content": "ok"}, "finish_reason": "stop"}]}])
+        return {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": {}}
+
+
+@pytest.fixture
+def fake_llama_model(monkeypatch, tmp_path):
+    shared = llm.SharedLlama(llama=FakeLlama(), lock=threading.Lock())
+    monkeypatch.setattr(llm.LlamaCppChatModel, "shared", lambda self: shared)
+    return llm.LlamaCppChatModel(model_path=tmp_path / "m.gguf", n_ctx=64)
+
+
+def test_llama_context_overflow_is_a_one_line_backend_error(fake_llama_model):
+    long = [HumanMessage("word " * 100)]
+    for call in (lambda: fake_llama_model.invoke(long), lambda: list(fake_llama_model.stream(long))):
+        with pytest.raises(BackendError) as err:
+            call()
+        message = str(err.value)
+        assert "Requested tokens (100) exceed context window of 64" in message and "\n" not in message
+    assert fake_llama_model.invoke([HumanMessage("short")]).content == "ok"
+
+
+def test_llama_counts_tokens_with_its_own_tokenizer(fake_llama_model):
+    messages = [SystemMessage("one two three"), HumanMessage("four five")]
+    assert fake_llama_model.count_tokens(messages) == 5 + 2 * llm.TEMPLATE_TOKENS + llm.TEMPLATE_TOKENS
+
+
 # --- the real local model ----------------------------------------------------------------------
 
 
