@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag.citations import Passage, Verified, make_passages, verify
+from rag.citations import Passage, Verified, instruction_sentences, make_passages, verify
 from rag.extractive import extractive_answer
 from rag.lexical import words
 from rag.prompts import (
@@ -30,7 +30,7 @@ from rag.prompts import (
     says_not_found,
 )
 from rag.retrieval import Filters, Retrieval, parse_date, speakers
-from rag.types import REFUSAL_TEXT, Answer
+from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer
 
 
 def heuristic_standalone(question: str, history: list[dict]) -> str:
@@ -180,13 +180,17 @@ class Answerer:
             retrieved=retrieval.chunks,
         )
 
-        def finish(verified: Verified | None, draft: str | None = None) -> Answer:
+        def finish(verified: Verified | None, draft: str | None = None, reason: str = "unsupported") -> Answer:
             timings["total_s"] = time.perf_counter() - t0
             rounded = {k: round(v, 3) for k, v in timings.items()}
             dropped = verified.dropped if verified is not None else []
             if verified is None or not verified.text or not verified.citations:
+                if verified is not None and verified.instructed:
+                    reason = "instruction_in_article"
+                text = INSTRUCTION_REFUSAL_TEXT if reason == "instruction_in_article" else REFUSAL_TEXT
                 return Answer(
-                    answer=REFUSAL_TEXT, answerable=False, timings=rounded, draft=draft, dropped=dropped, **base
+                    answer=text, answerable=False, timings=rounded, draft=draft, dropped=dropped,
+                    refusal_reason=reason, **base,
                 )
             return Answer(
                 answer=verified.text, answerable=True, citations=verified.citations, timings=rounded,
@@ -195,13 +199,13 @@ class Answerer:
 
         if not retrieval.chunks or retrieval.relevance < self.min_relevance:
             yield REFUSAL_TEXT
-            yield finish(None)
+            yield finish(None, reason="no_relevant_articles")
             return
 
         passages = self.passages(query, retrieval)
         if not passages:
             yield REFUSAL_TEXT
-            yield finish(None)
+            yield finish(None, reason="no_relevant_articles")
             return
         if self.answer_chain is None:
             verified = extractive_answer(
@@ -233,12 +237,12 @@ class Answerer:
         raw = "".join(draft)
         if says_not_found(raw):
             yield REFUSAL_TEXT
-            yield finish(None, raw)
+            yield finish(None, raw, reason="not_in_articles")
             return
-        verified = verify(raw, passages, self.support_threshold, query)
+        verified = verify(raw, passages, self.support_threshold, query, instruction_sentences(retrieval.chunks))
         answer = finish(verified, raw)
         if not answer.answerable and not streaming:
-            yield REFUSAL_TEXT
+            yield answer.answer
         yield answer
 
     def ask(

@@ -5,6 +5,9 @@ matter for the question. Quotes are always whole sentences of a passage, with ar
 ``chunk.start + sentence offset``, so ``article.text[start:end] == quote`` holds by construction.
 A claim (a sentence of the answer) keeps a citation only when the quoted sentence(s) support it:
 enough of the claim's content words occur in the quote (``support`` >= threshold).
+
+Sentences that instruct the assistant or the reader (``rag.injection``) are never shown to the
+model and never quoted: a claim they alone support is dropped, and reported as such.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ingest.sentences import sentence_spans
+from rag.injection import is_instruction
 from rag.lexical import content_words
 from rag.types import Chunk, Citation
 
@@ -102,6 +106,37 @@ def unsupported_names(claim: str, evidence: str, question: str = "") -> set[str]
     return names_and_numbers(_expand_months(claim)) - have
 
 
+def shown_title(chunk: Chunk) -> str:
+    """The chunk's title as the model sees it and as a quote may lean on: empty when the title is
+    itself an instruction (see ``rag.injection``)."""
+    title = chunk.title or ""
+    return "" if is_instruction(title) else title
+
+
+def news_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text`` that are not instructions to the assistant or the reader."""
+    return [(s, e) for s, e in split_sentences(text) if not is_instruction(text[s:e])]
+
+
+def instruction_sentences(chunks: list[Chunk]) -> list[str]:
+    """The sentences (and titles) of ``chunks`` that are instructions, each once, in order.
+
+    Args:
+        chunks: retrieved chunks.
+
+    Returns:
+        The instruction sentences (see ``rag.injection``).
+    """
+    out: dict[str, None] = {}
+    for c in chunks:
+        if c.title and is_instruction(c.title):
+            out[c.title] = None
+        for s, e in split_sentences(c.text):
+            if is_instruction(c.text[s:e]):
+                out[c.text[s:e]] = None
+    return list(out)
+
+
 # --- passages ------------------------------------------------------------------------------------
 @dataclass
 class Passage:
@@ -173,6 +208,9 @@ def make_passages(
 ) -> list[Passage]:
     """The context of the answer prompt: the best sentences of the retrieved chunks, within budget.
 
+    Sentences that instruct the assistant or the reader (``rag.injection``) are left out: the
+    model never reads them, and a passage shows "…" where one was.
+
     Every sentence of every chunk is scored by its question-word overlap (plus a bonus when it
     names ``boost_words``), plus its embedding similarity to the question when ``similarity`` is
     given, minus ``rank_penalty`` per rank of its chunk. A sentence repeated by overlapping chunks
@@ -194,9 +232,10 @@ def make_passages(
     Returns:
         The passages, numbered from 1.
     """
-    all_spans = [split_sentences(c.text) for c in chunks]
+    all_spans = [news_spans(c.text) for c in chunks]
     if max_chars <= 0:
-        return [Passage(n=i, chunk=c, spans=sp) for i, (c, sp) in enumerate(zip(chunks, all_spans), start=1)]
+        kept = [(c, sp) for c, sp in zip(chunks, all_spans) if sp]
+        return [Passage(n=i, chunk=c, spans=sp) for i, (c, sp) in enumerate(kept, start=1)]
     # a sentence shown once is enough (chunks overlap by a sentence), and the title is in the header
     keys, seen = [], set()
     for rank, (chunk, spans) in enumerate(zip(chunks, all_spans)):
@@ -274,6 +313,7 @@ class Verified:
     text: str
     citations: list[Citation]
     dropped: list[str] = field(default_factory=list)
+    instructed: list[str] = field(default_factory=list)
 
 
 def best_quote(
@@ -284,12 +324,13 @@ def best_quote(
     The passage's title counts with the sentence: the model saw it in the passage header. A
     passage that lacks a name or number of the claim (see ``unsupported_names``) supports nothing,
     and with a ``topic`` (the question, for a bare answer) neither does a passage that holds less
-    than ``threshold`` of the topic's other content words.
+    than ``threshold`` of the topic's other content words. A sentence (or title) that instructs
+    the assistant or the reader supports nothing.
 
     A pair only wins when it supports the claim strictly better than its best single sentence.
     """
     best, span = 0.0, None
-    title = passage.chunk.title or ""
+    title = shown_title(passage.chunk)
     shown = f"{title}\n{passage.text}"
     if unsupported_names(claim, shown, question):
         return best, span
@@ -298,7 +339,10 @@ def best_quote(
         if asked and len(asked & set(content_words(shown))) / len(asked) < threshold:
             return best, span
     for cand in passage.candidates():
-        score = support(claim, f"{title}\n{passage.chunk.text[cand[0] : cand[1]]}")
+        quote = passage.chunk.text[cand[0] : cand[1]]
+        if any(is_instruction(quote[s:e]) for s, e in split_sentences(quote)):
+            continue
+        score = support(claim, f"{title}\n{quote}")
         if score > best + 1e-9:
             best, span = score, cand
     return best, span
@@ -314,28 +358,41 @@ def _finish(sentence: str, numbers: list[int]) -> str:
     return f"{body} {marks}{tail or '.'}"
 
 
-def verify(answer: str, passages: list[Passage], threshold: float = 0.34, question: str = "") -> Verified:
+def verify(
+    answer: str,
+    passages: list[Passage],
+    threshold: float = 0.34,
+    question: str = "",
+    instructions: list[str] | None = None,
+) -> Verified:
     """Keep the supported claims of an LLM answer, each cited by a verbatim quote.
 
     For every claim: the cited passages that exist are checked (best quote each); citations below
     ``threshold`` are dropped; a claim left without a supported citation is re-cited to the passage
     that supports it best, if that reaches the threshold, else dropped. Markers are renumbered
-    1..m in order of appearance, one citation per number.
+    1..m in order of appearance, one citation per number. Instructions in the articles (see
+    ``rag.injection``) support nothing; a dropped claim that one of them supports is also listed in
+    ``Verified.instructed``.
 
     Args:
         answer: the LLM's answer text with [n] markers.
         passages: the numbered passages the LLM saw.
         threshold: minimal ``support`` for a quote to back a claim.
         question: the question answered (names it uses need not be in the quote).
+        instructions: the instruction sentences of the retrieved articles (default: those of the
+            passages' chunks, see ``instruction_sentences``).
 
     Returns:
         A ``Verified`` (empty text when no claim survived).
     """
+    if instructions is None:
+        instructions = instruction_sentences([p.chunk for p in passages])
     by_n = {p.n: p for p in passages}
     keys: dict[tuple[int, int, int], int] = {}
     citations: list[Citation] = []
     out: list[str] = []
     dropped: list[str] = []
+    instructed: list[str] = []
     for claim, cited in claims(answer):
         chosen: list[tuple[int, tuple[int, int]]] = []
         # a bare answer ("15 or 20 minutes") says nothing of what it answers: its passage must
@@ -355,6 +412,8 @@ def verify(answer: str, passages: list[Passage], threshold: float = 0.34, questi
                 chosen.append((n, span))
         if not chosen:
             dropped.append(claim)
+            if any(support(claim, sentence) >= threshold for sentence in instructions):
+                instructed.append(claim)
             continue
         numbers = []
         for n, span in chosen:
@@ -364,4 +423,4 @@ def verify(answer: str, passages: list[Passage], threshold: float = 0.34, questi
                 citations.append(by_n[n].citation(keys[key], span))
             numbers.append(keys[key])
         out.append(_finish(claim, numbers))
-    return Verified(text=" ".join(out), citations=citations, dropped=dropped)
+    return Verified(text=" ".join(out), citations=citations, dropped=dropped, instructed=instructed)

@@ -11,7 +11,7 @@ import datetime as dt
 
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.citations import Passage
+from rag.citations import Passage, shown_title
 
 NOT_FOUND = "NOT IN ARTICLES"
 
@@ -51,7 +51,7 @@ def format_context(passages: list[Passage]) -> str:
     """
     blocks = []
     for p in passages:
-        head = f"[{p.n}] {p.chunk.title or p.chunk.article_id}"
+        head = f"[{p.n}] {shown_title(p.chunk) or p.chunk.article_id}"
         if p.chunk.published:
             head += f" ({p.chunk.published})"
         blocks.append(f"{head}\n{p.text}")

@@ -105,6 +105,18 @@ class Citation(BaseModel):
 
 
 REFUSAL_TEXT = "The articles don't say. I couldn't find this in the news articles I have."
+INSTRUCTION_REFUSAL_TEXT = (
+    "The articles don't say. What matched the question is an instruction written into an article "
+    "(to its readers or to an assistant), not news, and I don't pass those on."
+)
+
+# Why an answer is a refusal: reason code -> what it means. ``Answer.refusal_reason`` is one of these.
+REFUSAL_REASONS = {
+    "no_relevant_articles": "nothing retrieved was relevant enough to the question; the model was not asked",
+    "not_in_articles": "the model found no answer in the passages",
+    "unsupported": "no claim of the answer was supported by the passage it cites",
+    "instruction_in_article": "the answer's claims rested only on instructions written into articles",
+}
 
 
 class Answer(BaseModel):
@@ -129,6 +141,11 @@ class Answer(BaseModel):
     dropped: list[str] = Field(
         default_factory=list, description="Claims of the draft dropped as unsupported (diagnostics)."
     )
+    refusal_reason: str | None = Field(
+        default=None,
+        description="Why the answer is a refusal, a code of ``REFUSAL_REASONS`` (None when answered); "
+        "``answer`` is then the sentence for people.",
+    )
 
     def contract(self) -> dict[str, Any]:
         """The JSON object printed by ``newsrag ask --json`` and returned by the UI's /ask API."""
@@ -138,4 +155,5 @@ class Answer(BaseModel):
             "answerable": self.answerable,
             "citations": [c.contract() for c in self.citations],
             "timings": self.timings,
+            "refusal_reason": self.refusal_reason,
         }

@@ -36,7 +36,7 @@ def app(monkeypatch, fake_embeddings, tmp_path):
 
 
 def check_contract(obj: dict, text: str | None = None) -> None:
-    assert set(obj) == {"question", "answer", "answerable", "citations", "timings"}
+    assert set(obj) == {"question", "answer", "answerable", "citations", "timings", "refusal_reason"}
     text = text or seed_article().text
     for c in obj["citations"]:
         assert set(c) == {"n", "article_id", "title", "url", "published", "quote", "start", "end"}

@@ -141,3 +141,13 @@ def test_empty_store_is_a_clear_error(fake_embeddings, tmp_path):
 
     with pytest.raises(StoreError, match="newsrag ingest"):
         Answerer(HybridRetriever(FakeStore([], fake_embeddings), index_dir=tmp_path / "x")).ask(Q)
+
+
+def test_every_refusal_says_why(retriever):
+    gate = Answerer(retriever, ExplodingChatModel(responses=["x"]), min_relevance=0.5).ask("lasagna recipe?")
+    assert gate.refusal_reason == "no_relevant_articles"
+    assert answerer_with(retriever, ["NOT IN ARTICLES"]).ask(Q).refusal_reason == "not_in_articles"
+    assert answerer_with(retriever, ["Bananas are yellow and tasty [1]."]).ask(Q).refusal_reason == "unsupported"
+    n = passage_number(Answerer(retriever, top_k=3), Q, "complete violation")
+    ok = answerer_with(retriever, [f"Rhodes called it a complete violation of the spirit of the ceasefire [{n}]."]).ask(Q)
+    assert ok.answerable and ok.refusal_reason is None

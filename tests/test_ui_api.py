@@ -45,7 +45,8 @@ def test_ask_api_returns_the_json_contract(fake_server):
     assert out["question"] == "Who is Ada?"
     assert out["answer"] == "Ada is here [1]." and out["answerable"] is True
     assert out["citations"][0]["n"] == 1 and out["citations"][0]["quote"] == "Ada is here today."
-    assert set(out) == {"question", "answer", "answerable", "citations", "timings"}
+    assert set(out) == {"question", "answer", "answerable", "citations", "timings", "refusal_reason"}
+    assert out["refusal_reason"] is None
     assert backend.calls[-1] == ("Who is Ada?", [], None)
 
 
