@@ -130,6 +130,7 @@ def _register_ask(app: typer.Typer) -> None:
         import datetime as dt
         import json
 
+        from rag.chain import check_question
         from rag.pipeline import get_answerer
         from rag.types import Answer
 
@@ -139,13 +140,14 @@ def _register_ask(app: typer.Typer) -> None:
         except ValueError:
             typer.echo(f"Error: --as-of {as_of}: must be a date, YYYY-MM-DD", err=True)
             raise typer.Exit(code=2) from None
+        draft, answer = "", None
         try:
+            check_question(question, settings.max_question_chars)  # before the models load
             answerer = get_answerer(settings)
             if json_out:
                 answer = answerer.ask(question, as_of=day)
                 typer.echo(json.dumps(answer.contract(), ensure_ascii=False, indent=2))
                 return
-            draft, answer = "", None
             for item in answerer.stream(question, as_of=day):
                 if isinstance(item, Answer):
                     answer = item
@@ -153,6 +155,8 @@ def _register_ask(app: typer.Typer) -> None:
                     draft += item
                     typer.echo(item, nl=False)
         except NewsragError as err:
+            if draft:
+                typer.echo("")  # end the streamed line before the error
             raise _fail(err) from None
         typer.echo("")
         if answer.answer.strip() != draft.strip():

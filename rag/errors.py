@@ -29,3 +29,10 @@ class SettingsError(NewsragError):
     The message has one line per bad value: the environment variable or option it came from, the
     value, and what is allowed (``NEWSRAG_TOP_K=0: must be at least 1``).
     """
+
+
+class QuestionTooLong(NewsragError):
+    """The question is longer than the settings allow, or too long for the model's context window
+    even without passages; nothing was retrieved or generated."""
+
+    code = "question_too_long"

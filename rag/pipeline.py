@@ -82,6 +82,9 @@ def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> 
             else None
         ),
         support_threshold=settings.support_threshold,
+        max_question_chars=settings.max_question_chars,
+        n_ctx=settings.n_ctx,
+        max_tokens=settings.max_tokens,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
 from rag.citations import Passage, shown_title
@@ -73,6 +74,28 @@ def format_history(history: list[dict], max_turns: int = 4) -> str:
         role = "User" if msg.get("role") == "user" else "Assistant"
         lines.append(f"{role}: {strip_markers(str(msg.get('content', '')))}")
     return "\n".join(lines)
+
+
+# A safe guess of a prompt's size when the model's own tokenizer is not at hand: BPE tokenizers
+# spend about 4 bytes of English per token and rarely fewer than 3 bytes of any UTF-8 text (an
+# ideograph is 3 bytes and about a token); every chat message adds a few template tokens.
+BYTES_PER_TOKEN = 3
+MESSAGE_TOKENS = 8
+
+
+def estimate_tokens(messages: list[BaseMessage]) -> int:
+    """An upper estimate of the tokens a chat prompt takes, without a tokenizer.
+
+    Args:
+        messages: the prompt's messages.
+
+    Returns:
+        ``ceil(UTF-8 bytes / 3)`` per message plus 8 for its template, plus 8 for the reply's header.
+    """
+    total = MESSAGE_TOKENS
+    for m in messages:
+        total += -(-len(str(m.content).encode("utf-8")) // BYTES_PER_TOKEN) + MESSAGE_TOKENS
+    return total
 
 
 def says_not_found(text: str) -> bool:

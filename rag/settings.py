@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     n_threads: int = Field(default=2, ge=1, description="llama.cpp threads.")
     n_batch: int = Field(default=512, ge=1, description="llama.cpp prompt batch (LangChain's 8 is slow).")
     max_tokens: int = Field(default=160, ge=1, description="Maximum answer tokens.")
+    max_question_chars: int = Field(
+        default=2000,
+        ge=1,
+        description="Longer questions are refused with a clear message before anything is retrieved "
+        "(prompts are also measured in tokens against n_ctx, so none can overflow the model).",
+    )
     temperature: float = Field(default=0.0, ge=0, description="Sampling temperature.")
     openai_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     openai_api_key: str = Field(default="not-needed", description="API key for the endpoint.")

@@ -116,6 +116,7 @@ REFUSAL_REASONS = {
     "not_in_articles": "the model found no answer in the passages",
     "unsupported": "no claim of the answer was supported by the passage it cites",
     "instruction_in_article": "the answer's claims rested only on instructions written into articles",
+    "context_too_long": "no passage fits the model's context window beside the question",
 }
 
 

@@ -100,3 +100,48 @@ def test_real_store_extractive_answer_quotes_rhodes(tmp_path):
     check_contract(obj, stored.text)
     assert obj["answerable"]
     assert any("complete violation of the spirit" in c["quote"] for c in obj["citations"])
+
+
+def test_a_20000_character_question_is_one_line_and_exit_1(monkeypatch, app):
+    def no_models(*args, **kwargs):
+        raise AssertionError("no model may load for a question that is refused")
+
+    monkeypatch.setattr(pipeline, "build_answerer", no_models)
+    result = CliRunner().invoke(app, ["ask", "--llm", "extractive", "What did Rhodes say? " * 1000])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (
+        "Error: The question is 21,000 characters long; questions can be at most 2,000 characters. "
+        "Please ask a shorter question.\n"
+    )
+
+
+def test_the_question_limit_comes_from_settings(monkeypatch, app):
+    monkeypatch.setenv("NEWSRAG_MAX_QUESTION_CHARS", "10")
+    result = CliRunner().invoke(app, ["ask", "--json", "--llm", "extractive", Q])
+    assert result.exit_code == 1 and "at most 10 characters" in result.stderr
+    monkeypatch.setenv("NEWSRAG_MAX_QUESTION_CHARS", "0")
+    result = CliRunner().invoke(app, ["ask", "--llm", "extractive", Q])
+    assert result.exit_code == 2 and "NEWSRAG_MAX_QUESTION_CHARS=0" in result.stderr
+
+
+def test_a_failing_model_is_one_line_and_exit_1(monkeypatch, fake_embeddings, tmp_path):
+    from langchain_core.language_models import FakeListChatModel
+
+    from rag.cli import app
+
+    class Broken(FakeListChatModel):
+        def _stream(self, *args, **kwargs):
+            raise ValueError("Requested tokens (4183) exceed context window of 2048")
+            yield  # pragma: no cover
+
+    store = FakeStore([seed_article()], fake_embeddings)
+    monkeypatch.setattr(
+        pipeline, "build_answerer",
+        lambda settings, **kw: Answerer(HybridRetriever(store, index_dir=tmp_path / "b"), Broken(responses=["x"])),
+    )
+    pipeline._CACHE.clear()
+    result = CliRunner().invoke(app, ["ask", "--llm", "extractive", Q])
+    pipeline._CACHE.clear()
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "exceed context window of 2048" in result.stderr
+    assert "Traceback" not in result.output

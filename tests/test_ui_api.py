@@ -232,3 +232,55 @@ def test_login_is_required_when_configured(tmp_path):
         assert err.value.code in (401, 403)
     finally:
         demo.close()
+
+
+def too_long(question, history, filters):
+    from rag.chain import check_question
+
+    check_question(question, 2000)
+    yield "never"
+
+
+def test_ask_api_returns_a_structured_error_for_a_too_long_question(fake_server):
+    backend, url, Client, _ = fake_server
+    backend.stream = too_long
+    out = Client(url, verbose=False).predict("x" * 20_000, api_name="/ask")
+    assert out == {
+        "question": "x" * 20_000,
+        "error": {
+            "code": "question_too_long",
+            "message": "The question is 20,000 characters long; questions can be at most 2,000 characters. "
+            "Please ask a shorter question.",
+        },
+    }
+
+
+def test_ask_api_and_chat_hide_unexpected_exceptions(tmp_path):
+    from rag.errors import BackendError
+    from ui.app import build_app, new_session
+
+    def broken(question, history, filters):
+        raise ValueError("Requested tokens (4183) exceed context window of 2048")
+        yield  # pragma: no cover
+
+    def backend_down(question, history, filters):
+        raise BackendError("Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused")
+        yield  # pragma: no cover
+
+    backend = FakeBackend()
+    demo = build_app(backend, store_dir=tmp_path / "store")
+    ask_api, submit, answer = (_handler(demo, n) for n in ("ask_api", "submit", "answer"))
+    backend.stream = broken
+    out = ask_api("q")
+    assert out["error"]["code"] == "internal_error" and "4183" not in out["error"]["message"]
+    backend.stream = backend_down
+    assert ask_api("q")["error"] == {
+        "code": "backend", "message": "Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused"
+    }
+    for stream, shown in ((too_long, "questions can be at most 2,000 characters"), (broken, "internal error")):
+        backend.stream = stream
+        _, chat, session, _ = submit("y" * 20_000, [], new_session())
+        chat, *_ = list(answer(chat, session, [], "", ""))[-1]
+        bubble = chat[-1]["content"]
+        assert bubble.startswith('<div class="error">') and shown in bubble
+        assert "Traceback" not in bubble and "ValueError" not in bubble

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,24 @@ def message_text(message: dict) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return ""
+
+
+UNEXPECTED_ERROR = "Sorry, answering failed because of an internal error; the server log has the details."
+
+
+def error_code(err: NewsragError) -> str:
+    """A short code for a domain error: its ``code``, else its class name in snake case without
+    "Error" (``BackendError`` -> ``backend``, ``StoreError`` -> ``store``)."""
+    code = getattr(err, "code", None)
+    if code:
+        return str(code)
+    name = type(err).__name__.removesuffix("Error") or "newsrag"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def api_error(question: str, code: str, message: str) -> dict:
+    """The ``/ask`` API's answer when there is no answer: ``{"question", "error": {"code", "message"}}``."""
+    return {"question": question, "error": {"code": code, "message": message}}
 
 
 def filters_from(sources: list[str] | None, date_from: str | None, date_to: str | None) -> dict | None:
@@ -157,9 +176,9 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             chat[-1] = {"role": "assistant", "content": f'<div class="error">{html.escape(str(err))}</div>'}
             yield chat, gr.update(), dict(session, pending=None), gr.update(interactive=True)
             return
-        except Exception as err:  # the edge: one clear line in the chat, the details in the log
+        except Exception:  # the edge: one plain sentence in the chat, the details in the log
             log.exception("answering %r failed", question)
-            line = f"Sorry, answering failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            line = UNEXPECTED_ERROR
             chat[-1] = {"role": "assistant", "content": f'<div class="error">{html.escape(line)}</div>'}
             yield chat, gr.update(), dict(session, pending=None), gr.update(interactive=True)
             return
@@ -190,16 +209,21 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         return [], format_sources([], backend.get_article), new_session(), gr.update(interactive=True)
 
     def ask_api(question: str) -> dict:
-        """Answer one question; returns the JSON object of ``newsrag ask --json``."""
+        """Answer one question; returns the JSON object of ``newsrag ask --json``, or, when the
+        question cannot be answered at all, ``{"question", "error": {"code", "message"}}``
+        (e.g. code ``question_too_long``)."""
         final: Answer | None = None
         try:
             for item in backend.stream(question, [], None):
                 if isinstance(item, Answer):
                     final = item
         except NewsragError as err:
-            raise gr.Error(str(err)) from err
+            return api_error(question, error_code(err), str(err))
+        except Exception:  # the edge: a structured error for the client, the details in the log
+            log.exception("answering %r failed", question)
+            return api_error(question, "internal_error", UNEXPECTED_ERROR)
         if final is None:
-            raise gr.Error("No answer was produced.")
+            return api_error(question, "no_answer", "No answer was produced.")
         return final.contract()
 
     def stats_and_sources() -> tuple:
