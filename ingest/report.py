@@ -12,9 +12,10 @@ ArticleStatus = Literal["added", "updated", "unchanged", "duplicate"]
 class IngestEvent(BaseModel):
     """Something that happened during an ingest, passed to the ``on_event`` callback."""
 
-    kind: Literal["article", "problem", "progress"] = Field(
+    kind: Literal["article", "problem", "progress", "waiting"] = Field(
         description="'article': one article handled; 'problem': an error or warning line; "
-        "'progress': a batch of chunks was embedded and written."
+        "'progress': a batch of chunks was embedded and written; 'waiting': another writer holds "
+        "the store, this run waits for it."
     )
     path: str | None = Field(default=None, description="File concerned, if any.")
     article_id: str | None = Field(default=None, description="Article concerned, if any.")

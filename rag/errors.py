@@ -15,6 +15,10 @@ class StoreError(NewsragError):
     """The store cannot be opened or written."""
 
 
+class StoreBusy(StoreError):
+    """Another writer holds the store's write lock and the caller chose not to wait."""
+
+
 class BackendError(NewsragError):
     """An LLM backend failed (server unreachable, bad configuration)."""
 

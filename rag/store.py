@@ -7,14 +7,25 @@ Three collections per store: ``<collection>`` holds the chunks (our vectors, cos
 Write order makes an interrupted ingest safe: an article's chunks are written first, its stale
 chunks deleted next, and its article record (carrying the hashes that mark it "unchanged")
 last, so an article only counts as stored once all of its chunks are in.
+
+One writer at a time, across processes. The embedded Chroma keeps each collection's vector index
+in the memory of the process that opened it and writes it back to disk: two processes writing at
+once overwrite each other's index (chunks silently missing from dense search, later crashes), and
+a process that opened the store before another one wrote reads a stale index. So every write runs
+inside ``Store.writing()``, which holds a file lock on ``<store>/write.lock`` (released by the
+operating system if the process dies) and reopens the client when another process has written
+since; reads reopen it too when they see another writer's revision. A Chroma server keeps one
+index for all its clients and needs neither.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +33,14 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from langchain_core.embeddings import Embeddings  # noqa: E402
 
-from rag.errors import StoreError  # noqa: E402
+from rag.errors import StoreBusy, StoreError  # noqa: E402
 from rag.types import Article, Chunk  # noqa: E402
 
 _EPOCH = dt.date(1970, 1, 1)
 _STATE_ID = "state"
 _PLACEHOLDER_VECTOR = [1.0]  # articles and state are looked up by id/metadata, never by vector
 _PAGE = 2000
+LOCK_NAME = "write.lock"
 
 
 def published_ts(published: str | None) -> int:
@@ -46,6 +58,23 @@ def published_ts(published: str | None) -> int:
         return (dt.date.fromisoformat(published[:10]) - _EPOCH).days
     except ValueError:
         return -1
+
+
+def resolved_path(path: str | None) -> str:
+    """The absolute, symlink-free form of a file path ("" when there is none).
+
+    Args:
+        path: a path as given, or None.
+
+    Returns:
+        The resolved path, or "".
+    """
+    if not path:
+        return ""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return str(Path(path).absolute())
 
 
 def _none_if_empty(value: Any) -> Any:
@@ -75,6 +104,8 @@ def _article_metadata(article: Article, n_chunks: int, fingerprint: str | None, 
         "authors": "; ".join(article.authors),
         "source": article.source or "",
         "path": article.path or "",
+        "resolved_path": resolved_path(article.path),
+        "id_from_path": article.id_from_path,
         "text_hash": article.text_hash,
         "fingerprint": fingerprint or "",
         "n_chunks": n_chunks,
@@ -120,30 +151,152 @@ class Store:
         embeddings: Embeddings,
         chroma_host: str | None = None,
         chroma_port: int = 8000,
+        *,
+        create: bool = True,
     ) -> None:
+        self.embeddings = embeddings
+        self.collection_name = collection
+        self.path = Path(path)
+        self.chroma_host = chroma_host
+        self.chroma_port = chroma_port
+        self.location = self._where(self.path, chroma_host, chroma_port)
+        if not chroma_host:
+            if not self.path.exists() and not create:
+                raise StoreError(
+                    f"no store at {self.path}: ingest articles first (newsrag ingest PATH --store {self.path})"
+                )
+            if self.path.exists() and not self.path.is_dir():
+                raise StoreError(f"cannot open the store at {self.path}: it is a file, not a folder")
+        self._write_mutex = threading.RLock()  # one writer thread at a time (re-entrant)
+        self._connect_lock = threading.RLock()  # no two reopenings at once
+        self._write_depth = 0
+        self._file_lock: Any = None
+        self._seen_revision: str | None = None
+        if self.local and not (self.path / "chroma.sqlite3").exists():
+            # Creating the store writes its tables: two processes creating one store at once
+            # collide ("table collections already exists"), so creation holds the write lock too.
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock = self._lock()
+            with lock:
+                self._connect()
+        else:
+            self._connect()
+
+    def _connect(self) -> None:
+        """Open (or reopen) the Chroma client and the three collections."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.embeddings = embeddings
-        self.collection_name = collection
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
-            if chroma_host:
-                self.location = f"http://{chroma_host}:{chroma_port}"
-                self.client = chromadb.HttpClient(host=chroma_host, port=chroma_port, settings=chroma_settings)
+            if self.chroma_host:
+                self.client = chromadb.HttpClient(host=self.chroma_host, port=self.chroma_port, settings=chroma_settings)
             else:
-                self.location = str(Path(path))
-                Path(path).mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            self._chunks = self._open(collection, cosine=True)
-            self._articles = self._open(f"{collection}_articles")
-            self._meta = self._open(f"{collection}_meta")
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                self.path.mkdir(parents=True, exist_ok=True)
+                # Chroma shares one client system per folder within a process, with its in-memory
+                # index; drop it from that cache so this client reads the index as it is on disk
+                # (other Store objects keep theirs until they see a new revision themselves).
+                SharedSystemClient._identifier_to_system.pop(str(self.path), None)
+                self.client = chromadb.PersistentClient(path=str(self.path), settings=chroma_settings)
+            self._chunks = self._open(self.collection_name, cosine=True)
+            self._articles = self._open(f"{self.collection_name}_articles")
+            self._meta = self._open(f"{self.collection_name}_meta")
             self.max_batch = max(1, int(self.client.get_max_batch_size()))
+            self._seen_revision = self._state().get("revision")
         except StoreError:
             raise
         except Exception as err:  # chromadb raises many types; the user needs one line
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise StoreError(f"cannot open the Chroma store at {self._where(path, chroma_host, chroma_port)}: {first}") from err
+            raise StoreError(f"cannot open the Chroma store at {self.location}: {first}") from err
+
+    @property
+    def local(self) -> bool:
+        """True for the embedded store (a folder), False for a Chroma server."""
+        return not self.chroma_host
+
+    def _refresh(self) -> None:
+        """Reopen the client when another process (or another Store) wrote since we last looked."""
+        if not self.local:
+            return
+        with self._connect_lock:
+            if self._state().get("revision") != self._seen_revision:
+                self._connect()
+
+    @contextmanager
+    def writing(self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator["Store"]:
+        """Hold the store's write lock (across processes and threads) for the block; re-entrant.
+
+        Every write path (ingest, uploads, removal) runs inside it, so two writers never interleave;
+        readers are not blocked. On entry the client is reopened if another process wrote since,
+        so this writer starts from the index as it is on disk.
+
+        Args:
+            wait: when another writer holds the lock, wait for it (True) or raise ``StoreBusy``.
+            on_wait: called once with a message when this writer has to wait.
+
+        Yields:
+            The store itself.
+
+        Raises:
+            StoreBusy: the lock is held elsewhere and ``wait`` is False.
+        """
+        if not self._write_mutex.acquire(blocking=False):
+            if not wait:
+                raise self._busy()
+            if on_wait is not None:
+                on_wait(self._waiting_message())
+            self._write_mutex.acquire()
+        try:
+            self._write_depth += 1
+            if self._write_depth == 1 and self.local:
+                self._acquire_file_lock(wait, on_wait)
+            try:
+                if self._write_depth == 1:
+                    self._refresh()
+                yield self
+            finally:
+                if self._write_depth == 1 and self.local:
+                    self._release_file_lock()
+        finally:
+            self._write_depth -= 1
+            self._write_mutex.release()
+
+    def _busy(self) -> StoreBusy:
+        return StoreBusy(
+            f"another ingest is writing to the store at {self.location}; try again when it has "
+            "finished (or leave out --no-wait to wait for it)"
+        )
+
+    def _waiting_message(self) -> str:
+        return f"waiting for another ingest to finish writing to {self.location}…"
+
+    def _lock(self) -> Any:
+        """The store's ``filelock.FileLock`` (one object per Store, re-entrant)."""
+        from filelock import FileLock
+
+        if self._file_lock is None:
+            self._file_lock = FileLock(str(self.path / LOCK_NAME), thread_local=False)
+        return self._file_lock
+
+    def _acquire_file_lock(self, wait: bool, on_wait: Callable[[str], None] | None) -> None:
+        from filelock import Timeout
+
+        try:
+            self._lock().acquire(timeout=0)
+            return
+        except Timeout:
+            pass
+        if not wait:
+            raise self._busy()
+        if on_wait is not None:
+            on_wait(self._waiting_message())
+        self._file_lock.acquire()
+
+    def _release_file_lock(self) -> None:
+        if self._file_lock is not None and self._file_lock.is_locked:
+            self._file_lock.release()
 
     @staticmethod
     def _where(path: Path, host: str | None, port: int) -> str:
@@ -156,12 +309,14 @@ class Store:
         return self.client.get_or_create_collection(**kwargs)
 
     @classmethod
-    def from_settings(cls, settings: Any, embeddings: Embeddings | None = None) -> "Store":
+    def from_settings(cls, settings: Any, embeddings: Embeddings | None = None, *, create: bool = True) -> "Store":
         """Open the store described by a ``Settings`` (embedder from settings when not given).
 
         Args:
             settings: a ``rag.settings.Settings``.
             embeddings: an embedder to use instead of the one the settings name.
+            create: create the store folder when missing (False: a missing folder is a
+                ``StoreError``, so a mistyped ``--store`` does not leave an empty store behind).
 
         Returns:
             The opened store.
@@ -176,6 +331,7 @@ class Store:
             embeddings=embeddings,
             chroma_host=settings.chroma_host,
             chroma_port=settings.chroma_port,
+            create=create,
         )
 
     # --- bookkeeping ---------------------------------------------------------------------------
@@ -186,12 +342,14 @@ class Store:
     def _touch(self) -> None:
         """Record that the content changed (new revision, time of the last write)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        revision = uuid.uuid4().hex
         self._meta.upsert(
             ids=[_STATE_ID],
             embeddings=[_PLACEHOLDER_VECTOR],
-            metadatas=[{"revision": uuid.uuid4().hex, "last_ingest": now}],
+            metadatas=[{"revision": revision, "last_ingest": now}],
             documents=[""],
         )
+        self._seen_revision = revision
 
     # --- writing (ingest) ----------------------------------------------------------------------
     def _article_meta(self, article_id: str) -> dict[str, Any] | None:
@@ -217,6 +375,22 @@ class Store:
         meta = self._article_meta(article_id)
         return None if meta is None else (meta.get("fingerprint") or None)
 
+    def article_origin(self, article_id: str) -> tuple[str, bool] | None:
+        """Where a stored article came from: ``(resolved file path or "", id_from_path)``.
+
+        Args:
+            article_id: the article id.
+
+        Returns:
+            None when the article is not stored. Stores written before the origin was recorded
+            give the stored path resolved now, and ``id_from_path`` False.
+        """
+        meta = self._article_meta(article_id)
+        if meta is None:
+            return None
+        where = meta.get("resolved_path") or resolved_path(meta.get("path") or None)
+        return where, bool(meta.get("id_from_path", False))
+
     def find_by_text_hash(self, text_hash: str) -> str | None:
         """Id of a stored article with exactly this text, if any (duplicate detection)."""
         got = self._articles.get(where={"text_hash": text_hash}, limit=1, include=[])
@@ -233,6 +407,7 @@ class Store:
         """
         found: dict[str, list[float]] = {}
         ids = list(dict.fromkeys(chunk_ids))
+        self._refresh()
         for part in _slices(len(ids), self.max_batch):
             got = self._chunks.get(ids=ids[part], include=["embeddings"])
             embs = got.get("embeddings")
@@ -298,6 +473,12 @@ class Store:
                 raise ValueError("one vector per chunk is needed")
         if not items:
             return []
+        with self.writing():
+            return self._put_articles(items)
+
+    def _put_articles(
+        self, items: Sequence[tuple[Article, list[Chunk], list[list[float]], str | None]]
+    ) -> list[int]:
         article_ids = [a.id for a, _, _, _ in items]
         try:
             old: dict[str, set[str]] = {aid: set() for aid in article_ids}
@@ -389,6 +570,7 @@ class Store:
         Returns:
             ``(chunk, cosine similarity)`` pairs, best first.
         """
+        self._refresh()
         n = self._chunks.count()
         if n == 0 or k <= 0:
             return []

@@ -29,7 +29,8 @@ EXAMPLES = [
     "Where is the G-20 meeting being held?",
 ]
 QUEUED_HTML = '<div class="queued">Waiting in line: other answers are being written…</div>'
-ANSWER_QUEUE = "answer"  # answering, the API and ingest share one worker: the LLM and CPU are single
+ANSWER_QUEUE = "answer"  # answering and the API share one worker: the LLM and CPU are single
+INGEST_QUEUE = "ingest"  # uploads have their own worker, so a long upload never holds up an answer
 
 
 def new_session() -> dict[str, Any]:
@@ -251,6 +252,9 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             progress((0, total), desc="Reading and indexing")
 
             def on_event(event: Any) -> None:
+                if event.kind == "waiting":  # another ingest (say, from the command line) is writing
+                    progress((0, total), desc=event.message)
+                    return
                 path = str(event.path or "")
                 seen.update(s for s in names if path == s or path.startswith(s + ":"))
                 progress(
@@ -263,6 +267,8 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             except NewsragError as err:
                 problems.append(str(err))
                 report = None
+                for stored in names:  # nothing of this batch went in: keep none of its copies
+                    Path(stored).unlink(missing_ok=True)
             if report is not None:
                 for where, reason in report.failed:
                     problems.append(f"{display_name(str(where), names)}: {reason}")
@@ -342,7 +348,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         chat.clear(lambda: (format_sources([], backend.get_article), new_session()), None,
                    [sources_panel, session], cancels=events, queue=False, api_visibility="private")
         add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter],
-                      concurrency_limit=1, concurrency_id=ANSWER_QUEUE, api_visibility="private")
+                      concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private")
         refresh.click(stats_and_sources, None, [stats_md, source_filter], api_visibility="private")
         demo.load(stats_and_sources, None, [stats_md, source_filter], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)
