@@ -13,7 +13,7 @@ from rag.errors import NewsragError
 
 
 def _print_event(event: IngestEvent) -> None:
-    if event.kind == "problem":
+    if event.kind in ("problem", "waiting"):
         from tqdm import tqdm
 
         tqdm.write(event.message, file=sys.stderr)
@@ -23,13 +23,21 @@ def ingest_command(
     paths: list[Path] = typer.Argument(..., help="Files and folders (.txt .md .html .htm .json .jsonl)."),
     store: Optional[Path] = typer.Option(None, "--store", help="Store folder (default: NEWSRAG_STORE or .newsrag)."),
     chunk_size: Optional[int] = typer.Option(
-        None, "--chunk-size", min=50, help="Target chunk size in characters (default: NEWSRAG_CHUNK_SIZE)."
+        None, "--chunk-size", help="Target chunk size in characters (default: NEWSRAG_CHUNK_SIZE)."
     ),
     chunk_overlap: Optional[int] = typer.Option(
-        None, "--chunk-overlap", min=0, help="Whole sentences shared by adjacent chunks."
+        None, "--chunk-overlap", help="Whole sentences shared by adjacent chunks."
     ),
     max_file_mb: Optional[float] = typer.Option(
-        None, "--max-file-mb", min=0.001, help="Refuse files larger than this many MB."
+        None, "--max-file-mb", help="Refuse files larger than this many MB."
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="When another ingest is writing to the store, exit 1 at once instead of waiting."
+    ),
+    ids_from_path: bool = typer.Option(
+        False, "--ids-from-path",
+        help="Name articles that carry no id by their path relative to this folder (a/news.txt -> a/news), "
+        "so files with the same name in different folders stay apart.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -51,6 +59,8 @@ def ingest_command(
             max_bytes=int(settings.max_file_mb * 1024 * 1024),
             progress=not quiet,
             on_event=_print_event,
+            wait=not no_wait,
+            ids_from_path=ids_from_path,
         )
     except NewsragError as err:
         typer.echo(f"error: {err}", err=True)

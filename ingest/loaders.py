@@ -104,6 +104,7 @@ def article_from_record(record: Any, default_id: str, path: str) -> Article:
         authors=_authors(record.get("authors", record.get("author"))),
         source=_opt(record.get("source")),
         path=path,
+        id_from_path=rid in (None, ""),
     )
 
 

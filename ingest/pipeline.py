@@ -17,7 +17,7 @@ from ingest.chunking import TokenCounter, chunk_article
 from ingest.loaders import DEFAULT_MAX_BYTES, JSONL_SUFFIXES, Loaded, iter_files, load_file, load_paths
 from ingest.problems import Problem
 from ingest.report import ArticleStatus, IngestEvent, IngestReport
-from rag.store import Store
+from rag.store import Store, resolved_path
 from rag.types import Article, Chunk, content_hash
 
 __all__ = [
@@ -47,6 +47,30 @@ def fingerprint(article: Article, chunk_size: int, chunk_overlap: int) -> str:
         article.source, chunk_size, chunk_overlap, CHUNKER_VERSION,
     ]
     return content_hash(json.dumps(key, ensure_ascii=False))
+
+
+def id_from_path(path: str, derived_id: str) -> str:
+    """An article id built from its file's path relative to the current folder.
+
+    ``a/news.txt`` gives ``a/news``; a ``.jsonl`` line's ``-N`` suffix is kept
+    (``b/feed.jsonl`` line 3: ``b/feed-3``). Paths outside the current folder use their absolute
+    form without the leading ``/``.
+
+    Args:
+        path: the file the article was loaded from.
+        derived_id: the id derived from the file's stem (``stem`` or ``stem-N``).
+
+    Returns:
+        The path-based id, ``/``-separated.
+    """
+    full = Path(resolved_path(path))
+    try:
+        rel = full.relative_to(Path.cwd().resolve())
+    except ValueError:
+        rel = full.relative_to(full.anchor)
+    stem = Path(path).stem
+    suffix = derived_id[len(stem):] if derived_id.startswith(stem) else ""
+    return (rel.parent / rel.stem).as_posix() + suffix
 
 
 def token_counter_for(embeddings: object) -> tuple[TokenCounter, int]:
@@ -106,8 +130,10 @@ class _Run:
     """State of one ingest run."""
 
     def __init__(self, store: Store, chunk_size: int, chunk_overlap: int, batch_chunks: int,
-                 progress: bool, on_event: EventCallback | None, total: int | None) -> None:
+                 progress: bool, on_event: EventCallback | None, total: int | None,
+                 ids_from_path: bool = False) -> None:
         self.store = store
+        self.ids_from_path = ids_from_path
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.batch_chunks = batch_chunks
@@ -149,7 +175,30 @@ class _Run:
         self.emit(kind="article", path=article.path, article_id=article.id, status=status,
                   message=note or f"{status}: {article.id}")
 
+    def clash(self, article: Article) -> str | None:
+        """Why ``article`` may not replace the stored article of the same id (None: it may).
+
+        An id names the same article when both came from the same file, or when both carry an id
+        of their own (a record's or front matter's ``id``). A file-name id that matches an article
+        from another file is a clash: replacing it would silently lose that article.
+        """
+        origin = self.store.article_origin(article.id)
+        if origin is None or not article.path:
+            return None
+        stored_path, stored_from_path = origin
+        if not stored_path or stored_path == resolved_path(article.path):
+            return None
+        if not article.id_from_path and not stored_from_path:
+            return None
+        return (
+            f"article id {article.id!r} is already used by {stored_path}; nothing replaced. "
+            "Give this file an id of its own (front matter 'id: ...', or an 'id' field), or ingest "
+            "with --ids-from-path to name articles by their path"
+        )
+
     def add(self, article: Article) -> None:
+        if self.ids_from_path and article.id_from_path and article.path:
+            article = article.model_copy(update={"id": id_from_path(article.path, article.id)})
         h = article.text_hash
         if article.id in self.ids_seen:
             if self.ids_seen[article.id] == h:
@@ -161,9 +210,13 @@ class _Run:
             return
         self.ids_seen[article.id] = h
         fp = fingerprint(article, self.chunk_size, self.chunk_overlap)
-        if self.store.article_fingerprint(article.id) == fp:
+        if self.store.article_fingerprint(article.id) == fp:  # the same article, wherever it lies now
             self.hashes_seen.setdefault(h, article.id)
             self.finish_article(article, "unchanged")
+            return
+        reason = self.clash(article)
+        if reason is not None:
+            self.problem(Problem(path=article.path or "?", reason=reason))
             return
         other = self.hashes_seen.get(h) or self.store.find_by_text_hash(h)
         if other is not None and other != article.id:
@@ -215,8 +268,13 @@ def ingest_articles(
     progress: bool = True,
     on_event: EventCallback | None = None,
     total: int | None = None,
+    wait: bool = True,
+    ids_from_path: bool = False,
 ) -> IngestReport:
     """Ingest already loaded articles (and pass their load problems through to the report).
+
+    The whole run holds the store's write lock: a second writer (another ingest, an upload in
+    the chat) waits for it, with a ``waiting`` event, or fails at once when ``wait`` is False.
 
     Args:
         items: ``Article`` records and ``Problem`` lines, e.g. from ``load_paths``.
@@ -227,21 +285,33 @@ def ingest_articles(
         progress: show a tqdm progress bar (stderr).
         on_event: called with an ``IngestEvent`` for every article, problem and batch.
         total: expected number of articles, for the progress bar.
+        wait: wait for another writer to finish (True) or raise ``StoreBusy`` at once.
+        ids_from_path: articles without an id of their own are named by their path relative to
+            the current folder (``a/news``) instead of their file name (``news``).
 
     Returns:
         The run's ``IngestReport``.
+
+    Raises:
+        StoreBusy: another writer holds the store and ``wait`` is False.
     """
     started = time.perf_counter()
-    run = _Run(store, chunk_size, chunk_overlap, batch_chunks, progress, on_event, total)
-    try:
-        for item in items:
-            if isinstance(item, Problem):
-                run.problem(item)
-            else:
-                run.add(item)
-        run.flush()
-    finally:
-        run.close()
+
+    def waiting(message: str) -> None:
+        if on_event is not None:
+            on_event(IngestEvent(kind="waiting", message=message, articles_total=total))
+
+    with store.writing(wait=wait, on_wait=waiting):
+        run = _Run(store, chunk_size, chunk_overlap, batch_chunks, progress, on_event, total, ids_from_path)
+        try:
+            for item in items:
+                if isinstance(item, Problem):
+                    run.problem(item)
+                else:
+                    run.add(item)
+            run.flush()
+        finally:
+            run.close()
     run.report.seconds = time.perf_counter() - started
     return run.report
 
@@ -256,8 +326,10 @@ def ingest_paths(
     progress: bool = True,
     on_event: EventCallback | None = None,
     batch_chunks: int = DEFAULT_BATCH_CHUNKS,
+    wait: bool = True,
+    ids_from_path: bool = False,
 ) -> IngestReport:
-    """Ingest files and folders into the store.
+    """Ingest files and folders into the store (one writer at a time: see ``ingest_articles``).
 
     Args:
         paths: files and folders (recursively) to ingest.
@@ -268,6 +340,8 @@ def ingest_paths(
         progress: show a tqdm progress bar (stderr).
         on_event: called with an ``IngestEvent`` for every article, problem and batch.
         batch_chunks: chunks gathered across articles before one embedding call.
+        wait: wait for another writer to finish (True) or raise ``StoreBusy`` at once.
+        ids_from_path: name articles without an id of their own by their relative path.
 
     Returns:
         The run's ``IngestReport`` (failures listed with their reasons; the rest went in).
@@ -277,6 +351,7 @@ def ingest_paths(
     return ingest_articles(
         load_paths(paths, max_bytes=max_bytes), store, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
         batch_chunks=batch_chunks, progress=progress, on_event=on_event, total=total,
+        wait=wait, ids_from_path=ids_from_path,
     )
 
 

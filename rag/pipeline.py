@@ -55,7 +55,10 @@ def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> 
         from rag.embeddings import get_embeddings
         from rag.store import Store
 
-        store = Store.from_settings(settings, get_embeddings(settings.embedding_model, settings.embedding_batch_size))
+        # Answering reads a store: a missing folder (a mistyped --store) is an error, not a new store.
+        store = Store.from_settings(
+            settings, get_embeddings(settings.embedding_model, settings.embedding_batch_size), create=False
+        )
     if chat_model is None and settings.llm != "extractive":
         from rag.llm import chat_model_from_settings
 

@@ -27,6 +27,11 @@ class Article(BaseModel):
     authors: list[str] = Field(default_factory=list, description="Bylines.")
     source: str | None = Field(default=None, description="Publisher or feed name, e.g. 'CNN'.")
     path: str | None = Field(default=None, description="File the article was loaded from.")
+    id_from_path: bool = Field(
+        default=False,
+        description="True when the id was derived from the file name (the record or front matter "
+        "gave none): such an id names the same article only when it comes from the same file.",
+    )
 
     @property
     def text_hash(self) -> str:
