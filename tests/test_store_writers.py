@@ -253,3 +253,30 @@ def test_two_processes_creating_one_store_at_once_both_succeed(tmp_path):
         assert [p.returncode for p in procs] == [0, 0], outputs
         store = Store(path, "news", FakeEmbeddings())
         assert store.stats()["articles"] == 2
+
+
+def test_a_chat_upload_waits_for_a_command_line_ingest_and_says_so(tmp_path):
+    from rag.settings import load_settings
+    from ui.backend import ChatBackend
+
+    path = tmp_path / "store"
+    Store(path, "news", FakeEmbeddings())
+    doc = tmp_path / "up.txt"
+    doc.write_text("Upload\n\nThe upload arrived while another ingest ran.", encoding="utf-8")
+    backend = ChatBackend(load_settings(store=path))
+    holder = helper("hold", str(path))
+    events = []
+
+    def on_event(event) -> None:
+        events.append(event)
+        if event.kind == "waiting":
+            holder.kill()  # the command-line ingest finishes; its lock goes with it
+
+    try:
+        wait_for_line(holder, "holding")
+        report = backend.ingest([doc], on_event=on_event)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert events[0].kind == "waiting" and "waiting for another ingest" in events[0].message
+    assert report.added == 1 and backend.store.article_hash("up") is not None

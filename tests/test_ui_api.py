@@ -284,3 +284,21 @@ def test_ask_api_and_chat_hide_unexpected_exceptions(tmp_path):
         bubble = chat[-1]["content"]
         assert bubble.startswith('<div class="error">') and shown in bubble
         assert "Traceback" not in bubble and "ValueError" not in bubble
+
+
+def test_an_upload_batch_that_could_not_be_written_keeps_no_copies(tmp_path):
+    from rag.errors import StoreBusy
+    from ui.app import build_app
+
+    class BusyBackend(FakeBackend):
+        def ingest(self, paths, on_event=None):
+            raise StoreBusy("another ingest is writing to the store at x; try again when it has finished")
+
+    store = tmp_path / "store"
+    demo = build_app(BusyBackend(), store_dir=store, max_upload_mb=1)
+    add_files = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "add_files")
+    good = tmp_path / "good.txt"
+    good.write_text("Title\n\nBody text.", encoding="utf-8")
+    report, _, _ = add_files([str(good)], progress=lambda *a, **k: None)
+    assert "another ingest is writing" in report
+    assert list((store / "uploads").iterdir()) == []

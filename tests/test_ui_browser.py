@@ -119,6 +119,12 @@ def ask(page, question: str, n_answers: int) -> None:
     )
 
 
+# ~450 bytes that a YAML loader expanding aliases turns into 9**9 strings (gigabytes)
+ALIAS_BOMB = "---\n" + "a: &a [" + ",".join(['"lol"'] * 9) + "]\n" + "".join(
+    f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdefgh", "bcdefghi")
+) + "---\nBody text.\n"
+
+
 @pytest.mark.slow
 def test_browser_rhodes_question_sources_and_upload(page, server, tmp_path):
     base, store = server
@@ -144,7 +150,8 @@ def test_browser_rhodes_question_sources_and_upload(page, server, tmp_path):
 
     # upload a new article in the Library tab, then ask about it
     page.get_by_role("tab", name="Library").click()
-    files = {"lighthouse.md": NEW_ARTICLE, "harbor.txt": INJECTED_ARTICLE, "empty.txt": ""}
+    files = {"lighthouse.md": NEW_ARTICLE, "harbor.txt": INJECTED_ARTICLE, "empty.txt": "",
+             "bomb.md": ALIAS_BOMB, "deep.json": "[" * 100_000 + "]" * 100_000}
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     page.locator("#upload input[type=file]").set_input_files([str(tmp_path / n) for n in files])
@@ -155,6 +162,8 @@ def test_browser_rhodes_question_sources_and_upload(page, server, tmp_path):
     )
     report = re.sub(r"\*", "", page.locator("#ingest-report").inner_text())
     assert "Added 2" in report and "empty.txt:" in report  # the bad file is named, the others went in
+    assert "bomb.md: front matter uses YAML aliases" in report  # refused at once, not expanded
+    assert "deep.json: JSON nested too deeply" in report
     stored = sorted(p.name for p in (store / "uploads").iterdir())
     assert len(stored) == 2 and stored[0].startswith("harbor-") and stored[1].startswith("lighthouse-")
     page.screenshot(path=str(ARTIFACTS / "library.png"), full_page=False)
