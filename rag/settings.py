@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import annotated_types
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     support_threshold: float = Field(
         default=0.34, ge=0, le=1, description="Share of a claim's content words its quote must contain."
     )
+    extractive_sentences: int = Field(
+        default=2, ge=1, description="Sentences the extractive backend (no LLM) quotes in its answer."
+    )
 
     # --- LLM -----------------------------------------------------------------------------------
     llm: LLMName = Field(default="llamacpp", description="Answer backend.")
@@ -157,6 +160,69 @@ class Settings(BaseSettings):
                 {"given": given, "missing": missing},
             )
         return self
+
+    # --- the groups each part of the answer path is built from -----------------------------------
+    @property
+    def retrieval_params(self) -> RetrievalParams:
+        """The retriever's parameters (``rag.retrieval.HybridRetriever``)."""
+        return RetrievalParams(**{name: getattr(self, name) for name in RetrievalParams.model_fields})
+
+    @property
+    def answer_params(self) -> AnswerParams:
+        """The answerer's parameters (``rag.chain.Answerer``)."""
+        return AnswerParams(**{name: getattr(self, name) for name in AnswerParams.model_fields})
+
+    @property
+    def model_params(self) -> ModelParams:
+        """The chat model's parameters (``rag.llm.get_chat_model``)."""
+        return ModelParams(**{name: getattr(self, name) for name in ModelParams.model_fields})
+
+
+class RetrievalParams(BaseModel):
+    """How chunks are found and ranked. Built from ``Settings.retrieval_params``; no defaults here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fetch_k: int = Field(description="Candidates per retriever (dense, BM25) before fusion.")
+    rrf_k: int = Field(description="Reciprocal-rank-fusion constant.")
+    recency_weight: float = Field(description="Weight, in rank-1 votes, of the recency prior.")
+    recency_tau_days: float = Field(description="Age in days before as_of at which the recency prior is 1/e.")
+    recent_window_days: int = Field(description="'This week' questions read only this many days (0: off).")
+    speaker_weight: float = Field(description="Bonus, in rank-1 votes, for chunks quoting the person asked about.")
+
+
+class AnswerParams(BaseModel):
+    """How an answer is made from retrieved chunks. Built from ``Settings.answer_params``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    top_k: int = Field(description="Chunks retrieved; their best sentences make the context.")
+    min_relevance: float = Field(description="Refuse without calling the model below this relevance.")
+    context_chars: int = Field(description="Characters of passage text in the prompt (0: whole chunks).")
+    sentence_similarity: bool = Field(description="Choose context sentences by embedding similarity too.")
+    support_threshold: float = Field(description="Share of a claim's content words its quote must hold.")
+    extractive_sentences: int = Field(description="Sentences quoted by the extractive backend.")
+    max_question_chars: int = Field(description="Longer questions are refused up front.")
+    n_ctx: int = Field(description="The model's window in tokens: prompt + answer must fit.")
+    max_tokens: int = Field(description="Tokens kept free for the answer.")
+
+
+class ModelParams(BaseModel):
+    """Which chat model answers, and how it runs. Built from ``Settings.model_params``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    llm: LLMName = Field(description="Backend: llamacpp, openai or extractive.")
+    model_path: Path | None = Field(description="GGUF file for llamacpp (None: the pulled default).")
+    cache_dir: Path = Field(description="Folder of built model files.")
+    n_ctx: int = Field(description="llama.cpp context window.")
+    n_threads: int = Field(description="llama.cpp threads.")
+    n_batch: int = Field(description="llama.cpp prompt batch.")
+    max_tokens: int = Field(description="Maximum answer tokens.")
+    temperature: float = Field(description="Sampling temperature.")
+    openai_base_url: str | None = Field(description="OpenAI-compatible base URL.")
+    openai_api_key: str = Field(description="API key for the endpoint.")
+    openai_model: str = Field(description="Model name at the endpoint.")
 
 
 def load_settings(**overrides: Any) -> Settings:
