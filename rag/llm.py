@@ -37,7 +37,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import Field
 
 from rag.errors import BackendError
-from rag.models import resolve_model_path
+from rag.model_files import resolve_model_path
 from rag.settings import default_cache_dir
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ def make_app() -> typer.Typer:
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    from rag.models import resolve_model_path
+    from rag.model_files import resolve_model_path
     from rag.settings import default_cache_dir
 
     try:

@@ -10,7 +10,7 @@ from langchain_openai import ChatOpenAI
 
 from rag import llm
 from rag.errors import BackendError, ModelMissingError
-from rag.models import model_path, status
+from rag.model_files import model_path, status
 from rag.settings import Settings, default_cache_dir
 from servers import free_port
 

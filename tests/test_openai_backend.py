@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from rag.llm import get_chat_model
-from rag.models import pull
+from rag.model_files import pull
 from rag.settings import default_cache_dir
 from servers import free_port, stop_process
 
