@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a question set: metrics.json, results.jsonl, report.md and report.html in --out."""
         from evals.compare import compare_runs
-        from rag.commands import bad_settings
+        from rag.cli import bad_settings
 
         if questions is None and compare is None:
             typer.echo("Give a question set (QUESTIONS.jsonl) or --compare OTHER_RUN.", err=True)

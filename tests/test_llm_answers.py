@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def answerer(tmp_path_factory):
     from typer.testing import CliRunner
 
-    from rag.cli import app
+    from newsrag.cli import app
     from rag.pipeline import build_answerer
     from rag.settings import Settings
 

@@ -240,7 +240,7 @@ def test_binary_is_still_refused(tmp_path, data):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_cli_ingest_names_each_hostile_file_and_stores_the_good_one(tmp_path, monkeypatch, no_hang):
-    from rag.cli import app
+    from newsrag.cli import app
 
     fake = FakeEmbeddings()
     monkeypatch.setattr(rag.embeddings, "get_embeddings", lambda *a, **k: fake)

@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from rag import model_files
-from rag.commands import register
+from rag.cli import register
 from rag.errors import ModelBuildError, ModelMissingError
 
 

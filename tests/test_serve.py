@@ -30,7 +30,7 @@ def busy_port():
 
 
 def run(*args: str):
-    from rag.cli import app
+    from newsrag.cli import app
 
     return CliRunner().invoke(app, ["serve", *map(str, args)])
 

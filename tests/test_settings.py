@@ -20,7 +20,7 @@ Q = "What did Rhodes say about Ukraine?"
 
 
 def run(*args: str):
-    from rag.cli import app
+    from newsrag.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
 

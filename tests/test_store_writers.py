@@ -127,7 +127,7 @@ def test_threads_of_one_process_write_one_at_a_time(tmp_path):
 
 
 def test_ingest_cli_no_wait_exits_1_while_another_writer_holds_the_store(tmp_path):
-    from rag.cli import app
+    from newsrag.cli import app
 
     store = tmp_path / "store"
     Store(store, "news", FakeEmbeddings())  # create it
@@ -194,7 +194,7 @@ def test_ids_of_their_own_update_whatever_the_file(tmp_path):
 
 
 def test_ids_from_path_keep_both_articles(tmp_path):
-    from rag.cli import app
+    from newsrag.cli import app
 
     a, b = _two_news_files(tmp_path)
     runner = CliRunner()
@@ -208,7 +208,7 @@ def test_ids_from_path_keep_both_articles(tmp_path):
 
 
 def test_cli_clash_exits_1_and_names_the_fix(tmp_path):
-    from rag.cli import app
+    from newsrag.cli import app
 
     _two_news_files(tmp_path)
     runner = CliRunner()
@@ -228,7 +228,7 @@ def test_id_from_path_keeps_a_jsonl_line_suffix(tmp_path):
 
 
 def test_ask_with_a_missing_store_does_not_create_it(tmp_path):
-    from rag.cli import app
+    from newsrag.cli import app
 
     typo = tmp_path / "no-such-store"
     result = CliRunner().invoke(app, ["ask", "What happened?", "--store", str(typo), "--llm", "extractive"])

@@ -99,7 +99,7 @@ def serve_command(
 ) -> None:
     """Serve the chat (loopback by default); the seed articles are ingested on first run."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from rag.commands import settings_or_exit
+    from rag.cli import settings_or_exit
 
     settings = settings_or_exit(host=host, port=port, store=store, llm=llm)
     warning = exposure_warning(settings.host, login=bool(settings.auth_username and settings.auth_password))
