@@ -21,16 +21,14 @@ A figure whose denominator is empty is ``None`` (null in JSON), never 0.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from evals.questions import Question
+from rag.text import MARKER
 from rag.types import Answer, Article
-
-_MARKER = re.compile(r"\[\d+\]")
 
 METRIC_KEYS = (
     "n_questions",
@@ -51,7 +49,7 @@ METRIC_KEYS = (
 )
 
 
-def normalize_text(text: str) -> str:
+def normalize_answer(text: str) -> str:
     """The one normalisation used for answers and gold answers.
 
     Removes ``[n]`` citation markers, lower-cases, deletes punctuation and quote characters
@@ -63,7 +61,7 @@ def normalize_text(text: str) -> str:
     Returns:
         The normalised string (words separated by single spaces).
     """
-    text = _MARKER.sub(" ", text)
+    text = MARKER.sub(" ", text)
     text = unicodedata.normalize("NFKC", text).lower()
     text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
     return " ".join(text.split())
@@ -81,8 +79,8 @@ def contains_answer(answer_text: str, golds: Sequence[str]) -> bool:
     Returns:
         Whether any non-empty gold is contained.
     """
-    hay = normalize_text(answer_text)
-    return any(g and g in hay for g in (normalize_text(x) for x in golds))
+    hay = normalize_answer(answer_text)
+    return any(g and g in hay for g in (normalize_answer(x) for x in golds))
 
 
 def answer_outcomes(
@@ -113,10 +111,10 @@ def token_f1(answer_text: str, golds: Sequence[str]) -> float:
     Returns:
         F1 in [0, 1]; 0 when there are no gold tokens or no overlap.
     """
-    pred = normalize_text(answer_text).split()
+    pred = normalize_answer(answer_text).split()
     best = 0.0
     for gold in golds:
-        ref = normalize_text(gold).split()
+        ref = normalize_answer(gold).split()
         common = sum((Counter(pred) & Counter(ref)).values())
         if not common:
             continue

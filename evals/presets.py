@@ -16,6 +16,7 @@ from typing import Any
 from evals.corpus import cached_store_dir, corpus_hash, is_complete, mark_complete
 from evals.questions import Question
 from rag.errors import NewsragError
+from rag.text import parse_date
 from rag.types import Answer, Article, content_hash
 
 PRESETS = ("default", "langchain-tutorial")
@@ -41,7 +42,7 @@ class EvalPipeline:
 def as_of_date(asked_on: str | None) -> dt.date | None:
     """A question's ``asked_on`` as a date (None when absent or not YYYY-MM-DD)."""
     try:
-        return dt.date.fromisoformat(asked_on) if asked_on else None
+        return parse_date(asked_on)
     except ValueError:
         return None
 

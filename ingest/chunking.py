@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ingest.sentences import sentence_spans
+from rag.text import sentence_spans
 from rag.types import Article, Chunk, content_hash
 
 TokenCounter = Callable[[list[str]], list[int]]

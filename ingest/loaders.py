@@ -12,7 +12,6 @@ nested too deeply is refused. Each such file becomes one ``Problem`` and the oth
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -25,6 +24,7 @@ import yaml
 
 from ingest.normalize import decode_bytes, normalize_field, normalize_text
 from ingest.problems import Problem
+from rag.text import parse_date
 from rag.types import Article
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -37,7 +37,6 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_FRONT_MATTER_BYTES = 64 * 1024
 MAX_FRONT_MATTER_DEPTH = 20
 
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 
 Loaded = Article | Problem
@@ -45,17 +44,11 @@ Loaded = Article | Problem
 
 def _date_str(value: Any) -> str | None:
     """A publication date as ``YYYY-MM-DD`` (None when absent or not a date)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.strftime("%Y-%m-%d")
-    m = _DATE.match(str(value).strip())
-    if not m:
-        return None
     try:
-        return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+        day = parse_date(value)
     except ValueError:
         return None
+    return day.isoformat() if day else None
 
 
 def _authors(value: Any) -> list[str]:

@@ -1,7 +1,7 @@
-"""Lexical side of retrieval: word normalisation and a BM25 index kept in step with the store.
+"""Lexical side of retrieval: a BM25 index kept in step with the store.
 
-``content_words`` is the one place where text becomes comparable words; BM25, the refusal gate,
-passage trimming and citation support all use it, so they agree on what a "word" is.
+Documents and queries become words through ``rag.text.content_words``, the one place where text
+becomes comparable words (the refusal gate, the context and citation support use it too).
 The BM25 index (``bm25s``) covers every chunk's title and text, is saved beside the store and is
 rebuilt whenever ``Store.revision()`` changes, so it always matches what was ingested.
 """
@@ -9,73 +9,13 @@ rebuilt whenever ``Store.revision()`` changes, so it always matches what was ing
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
+from rag.text import content_words, words  # noqa: F401  (words: still imported from here by rag.retrieval)
 from rag.types import Chunk
-
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren't as at be because been
-    before being below between both but by can could did didn't do does doesn't doing don't down
-    during each few for from further had has have having he her here hers herself him himself his
-    how i if in into is isn't it it's its itself just let me more most my myself no nor not now of
-    off on once only or other our ours ourselves out over own per same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under
-    until up upon us very via was we were what when where which while who whom whose why will with
-    would you your yours yourself yourselves
-    said say says saying told tell tells according week weeks recently recent new newly year years
-    today yesterday month months day days time ago one ones many much who's what's
-    """.split()
-)
-
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-
-
-def _stem(word: str) -> str:
-    """A light, deterministic stemmer: plural endings, then one of -ing/-ed/-ion/-e, so that
-    "violated", "violation" and "violates" meet, and "ceasefire"/"ceasefires" too."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith(("sses", "ches", "shes", "xes", "zes")):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suffix in ("ing", "ed", "ion", "e"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "lsz":
-        word = word[:-1]
-    return word
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words of ``text`` with possessives removed (``Rhodes's`` -> ``rhodes``)."""
-    out = []
-    for w in _WORD.findall(text.lower()):
-        w = w.replace("’", "'")
-        if w.endswith("'s"):
-            w = w[:-2]
-        out.append(w)
-    return out
-
-
-def content_words(text: str) -> list[str]:
-    """Stemmed, stopword-free words of ``text``, in order (duplicates kept).
-
-    Args:
-        text: any text (question, passage, answer sentence).
-
-    Returns:
-        The list of normalised content words.
-    """
-    return [_stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
 def chunk_document(chunk: Chunk) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.chunking import chunk_article
 from ingest.loaders import load_file
-from ingest.sentences import sentence_spans
+from rag.text import sentence_spans
 from rag.embeddings import count_tokens, minilm_tokenizer
 from rag.types import Article
 

@@ -25,7 +25,7 @@ from evals.metrics import (
     METRIC_KEYS,
     aggregate,
     contains_answer,
-    normalize_text,
+    normalize_answer,
     percentile,
     token_f1,
 )
@@ -89,8 +89,8 @@ def test_metrics_json_written(run, tmp_path):
 
 
 def test_normalisation():
-    assert normalize_text("“Squid Game”!") == "squid game"
-    assert normalize_text("It was a [1] U.S.-led  deal [2].") == "it was a usled deal"
+    assert normalize_answer("“Squid Game”!") == "squid game"
+    assert normalize_answer("It was a [1] U.S.-led  deal [2].") == "it was a usled deal"
     assert contains_answer("The show is “Squid Game” [1].", ["Squid Game"])
     assert contains_answer("The European Union will require it.", ["Europe"])  # plain containment
     assert not contains_answer("It will be Asia.", ["Europe"])

@@ -87,7 +87,7 @@ def filters_from(sources: list[str] | None, date_from: str | None, date_to: str 
     Raises:
         gr.Error: a date that is not ``YYYY-MM-DD``.
     """
-    from rag.retrieval import parse_date
+    from rag.text import parse_date
 
     filters: dict[str, Any] = {}
     if sources:

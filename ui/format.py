@@ -10,9 +10,9 @@ import html
 import re
 from collections.abc import Callable
 
+from rag.text import MARKER, marker_numbers
 from rag.types import Answer, Article, Citation
 
-MARKER_RE = re.compile(r"\[(\d+)\]")
 CONTEXT_CHARS = 360  # at most this much paragraph text shown on each side of a quote
 
 
@@ -42,10 +42,11 @@ def link_markers(text: str, turn: int, known: set[int]) -> str:
     """
     out: list[str] = []
     pos = 0
-    for m in MARKER_RE.finditer(text):
+    for m in MARKER.finditer(text):
         out.append(html.escape(text[pos : m.start()]))
-        n = int(m.group(1))
-        if n in known:
+        numbers = marker_numbers(m)
+        n = numbers[0]
+        if len(numbers) == 1 and n in known:
             anchor = source_anchor(turn, n)
             out.append(
                 f'<a class="cite" href="#{anchor}" data-target="{anchor}" '
