@@ -1,15 +1,15 @@
-"""The answer chain: question (+ history) -> standalone question -> retrieval -> refusal gate ->
-passages -> LLM (or extractive) -> verified citations -> ``Answer``.
+"""The answer path, stage by stage: question (+ history) -> standalone question -> retrieval ->
+refusal gate -> context -> prompt -> generation -> grounding -> ``Answer``.
 
-Built from injected parts (a retriever and a LangChain chat model, or None for the extractive
-backend) and composed from Runnables, so tests pass ``FakeListChatModel`` and the UI and evals keep
-one loaded ``Answerer`` for every question.
+``Answerer.stream`` reads as that sequence; each stage lives in its own module
+(``rag.retrieval``, ``rag.context``, ``rag.prompt``, ``rag.generation``, ``rag.grounding``). The
+answerer is built from injected parts (a retriever, and a LangChain chat model or None for the
+extractive backend) and one frozen ``AnswerParams``, so tests pass ``FakeListChatModel`` and the
+UI and evals keep one loaded ``Answerer`` for every question.
 
-Nothing sent to the model can overflow its context window: a question longer than
-``max_question_chars`` is refused before anything else (``QuestionTooLong``), and every prompt is
-measured in tokens (the model's own tokenizer when it has one, a safe estimate otherwise) and its
-chat history or passages shrunk until prompt plus ``max_tokens`` fit ``n_ctx``. Any other failure
-of the model arrives as a one-line ``BackendError``.
+A question longer than ``max_question_chars`` is refused before anything else
+(``QuestionTooLong``); no prompt overflows the model's window (``rag.prompt.Window``); any other
+failure of the model arrives as a one-line ``BackendError``.
 """
 
 from __future__ import annotations
@@ -21,26 +21,18 @@ from typing import Any, Callable, Iterator
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag.citations import Passage, Verified, instruction_sentences, make_passages, verify
-from rag.errors import BackendError, NewsragError, QuestionTooLong
-from rag.extractive import extractive_answer
-from rag.lexical import words
-from rag.prompts import (
-    ANSWER_PROMPT,
-    NOT_FOUND,
-    REWRITE_PROMPT,
-    estimate_tokens,
-    format_context,
-    format_history,
-    format_today,
-    says_not_found,
-)
-from rag.retrieval import Filters, Retrieval, parse_date, speakers
+from rag.context import Passage, make_passages
+from rag.errors import QuestionTooLong
+from rag.generation import Draft, complete, extractive_answer, generate, says_not_found
+from rag.grounding import Verified, instruction_sentences, verify
+from rag.prompt import ANSWER_PROMPT, REWRITE_PROMPT, Window, fit_context, fit_history, format_today
+from rag.retrieval import Filters, Retrieval, speakers
+from rag.settings import AnswerParams
+from rag.text import parse_date, words
 from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer
 
-HISTORY_MESSAGES = 4  # the last messages of the chat the rewrite step reads
+FALLBACK_CONTEXT_CHARS = 600  # the context budget once a chunk is set aside, when context_chars is 0
 
 
 def heuristic_standalone(question: str, history: list[dict]) -> str:
@@ -98,11 +90,50 @@ def check_question(question: str, max_chars: int) -> None:
         )
 
 
-def _backend_failure(exc: Exception) -> BackendError:
-    """One line for an unexpected exception of a chat model (backends map their own; this is
-    the net for any other model)."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return BackendError(f"The language model failed: {type(exc).__name__}{': ' + first if first else ''}")
+class _Turn:
+    """One question on its way through the stages: its timings, and the ``Answer`` it ends in."""
+
+    def __init__(self, question: str) -> None:
+        self.question = question
+        self.t0 = time.perf_counter()
+        self.timings: dict[str, float] = {}
+        self.base: dict[str, Any] = {}
+
+    def lap(self, name: str, since: float | None = None) -> None:
+        """Record the seconds since ``since`` (default: since the question came) as ``name``."""
+        self.timings[name] = time.perf_counter() - (self.t0 if since is None else since)
+
+    def retrieved(self, query: str, retrieval: Retrieval) -> None:
+        """Remember what every answer of this turn reports: the rewrite and the chunks found."""
+        self.base = dict(
+            question=self.question,
+            standalone_question=query if query != self.question else None,
+            retrieved=retrieval.chunks,
+        )
+
+    def answer(self, verified: Verified | None, draft: str | None = None, reason: str = "unsupported") -> Answer:
+        """The final ``Answer``: the grounded text and its citations, or the refusal saying why.
+
+        Args:
+            verified: the grounded answer (None: refused before an answer was made).
+            draft: the model's draft, if one was written.
+            reason: the refusal's reason code when nothing is left.
+        """
+        self.lap("total_s")
+        rounded = {k: round(v, 3) for k, v in self.timings.items()}
+        dropped = verified.dropped if verified is not None else []
+        if verified is None or not verified.text or not verified.citations:
+            if verified is not None and verified.instructed:
+                reason = "instruction_in_article"
+            text = INSTRUCTION_REFUSAL_TEXT if reason == "instruction_in_article" else REFUSAL_TEXT
+            return Answer(
+                answer=text, answerable=False, timings=rounded, draft=draft, dropped=dropped,
+                refusal_reason=reason, **self.base,
+            )
+        return Answer(
+            answer=verified.text, answerable=True, citations=verified.citations, timings=rounded,
+            draft=draft, dropped=dropped, **self.base,
+        )
 
 
 class Answerer:
@@ -112,55 +143,34 @@ class Answerer:
         retriever: object with ``retrieve(query, k, filters, as_of) -> Retrieval``
             (``rag.retrieval.HybridRetriever``).
         chat_model: a LangChain chat model, or None for the extractive backend.
-        top_k: passages given to the LLM.
-        min_relevance: below this retrieval relevance the LLM is not called and the answer is the
-            refusal.
-        context_chars: character budget of all passage text in the prompt (0: whole chunks).
+        params: every tunable of the answer path (``Settings.answer_params``): ``top_k``,
+            ``min_relevance``, ``context_chars``, ``support_threshold``, ``extractive_sentences``,
+            ``max_question_chars``, ``n_ctx``, ``max_tokens``, and ``sentence_similarity``
+            (whether ``similarity`` is used).
         similarity: ``(question, sentences) -> scores`` used with word overlap to pick the
-            sentences of the context (None: word overlap only).
-        support_threshold: minimal claim support of a quote (see ``rag.citations.support``).
-        extractive_sentences: sentences quoted by the extractive backend.
-        max_question_chars: longer questions are refused with ``QuestionTooLong``.
-        n_ctx: the chat model's context window in tokens.
-        max_tokens: tokens the chat model may generate; every prompt leaves them free in ``n_ctx``.
+            sentences of the context.
     """
 
     def __init__(
         self,
         retriever: Any,
-        chat_model: BaseChatModel | None = None,
-        *,
-        top_k: int = 5,
-        min_relevance: float = 0.0,
-        context_chars: int = 600,
+        chat_model: BaseChatModel | None,
+        params: AnswerParams,
         similarity: Callable[[str, list[str]], list[float]] | None = None,
-        support_threshold: float = 0.34,
-        extractive_sentences: int = 2,
-        max_question_chars: int = 2000,
-        n_ctx: int = 2048,
-        max_tokens: int = 160,
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
-        self.top_k = top_k
-        self.min_relevance = min_relevance
-        self.context_chars = context_chars
-        self.similarity = similarity
-        self.support_threshold = support_threshold
-        self.extractive_sentences = extractive_sentences
-        self.max_question_chars = max_question_chars
-        self.n_ctx = n_ctx
-        self.max_tokens = max_tokens
-        self.retrieve_step: Runnable = RunnableLambda(self._retrieve)
-        self.answer_chain: Runnable | None = None
-        self.rewrite_chain: Runnable | None = None
+        self.params = params
+        self.similarity = similarity if params.sentence_similarity else None
+        self.window = Window.of(chat_model, params.n_ctx, params.max_tokens)
+        self.answer_chain = self.rewrite_chain = None
         if chat_model is not None:
             self.answer_chain = ANSWER_PROMPT | chat_model | StrOutputParser()
             self.rewrite_chain = REWRITE_PROMPT | chat_model | StrOutputParser()
 
-    # --- steps -----------------------------------------------------------------------------------
+    # --- the stages, in order --------------------------------------------------------------------------
     def standalone(self, question: str, history: list[dict] | None) -> str:
-        """The question rewritten without the chat history (unchanged when there is none).
+        """Rewrite: the question made standalone (unchanged when there is no history).
 
         Args:
             question: the latest user message.
@@ -173,107 +183,45 @@ class Answerer:
             return question
         if self.rewrite_chain is None:
             return heuristic_standalone(question, history)
-        recent = self.fit_history(question, history)
+        recent = fit_history(question, history, self.window, self.params.max_question_chars)
         if recent is None:
             return question
-        try:
-            text = self.rewrite_chain.invoke({"history": recent, "question": question})
-        except NewsragError:
-            raise
-        except Exception as exc:
-            raise _backend_failure(exc) from exc
-        return _clean_rewrite(text, question)
+        return _clean_rewrite(complete(self.rewrite_chain, {"history": recent, "question": question}), question)
 
-    # --- the context window --------------------------------------------------------------------------
-    def prompt_tokens(self, messages: list) -> int:
-        """Tokens ``messages`` take in the model's window: the model's own count when it has one
-        (``count_tokens``, e.g. ``rag.llm.LlamaCppChatModel``), else ``estimate_tokens``."""
-        counter = getattr(self.chat_model, "count_tokens", None)
-        return int(counter(messages)) if callable(counter) else estimate_tokens(messages)
+    def retrieve(self, query: str, filters: Filters, as_of: dt.date) -> Retrieval:
+        """Retrieve: the ``top_k`` chunks for ``query``."""
+        return self.retriever.retrieve(query, self.params.top_k, filters, as_of)
 
-    def fits(self, messages: list) -> bool:
-        """Whether a prompt leaves ``max_tokens`` free in the ``n_ctx`` window."""
-        return self.prompt_tokens(messages) + self.max_tokens <= self.n_ctx
-
-    def fit_history(self, question: str, history: list[dict]) -> str | None:
-        """The chat history for the rewrite prompt, shrunk until the prompt fits the window.
-
-        The last ``HISTORY_MESSAGES`` messages, each at most ``max_question_chars`` characters; the
-        oldest are dropped first, then the last one is cut short.
-
-        Returns:
-            The formatted history, or None when not even the question fits (no rewrite then).
-        """
-        cap = max(self.max_question_chars, 1)
-        recent = [
-            dict(m, content=str(m.get("content", ""))[:cap]) for m in history[-HISTORY_MESSAGES:]
-        ]
-        while recent:
-            text = format_history(recent, max_turns=len(recent))
-            if self.fits(REWRITE_PROMPT.format_messages(history=text, question=question)):
-                return text
-            if len(recent) > 1:
-                recent = recent[1:]
-                continue
-            content = recent[0]["content"]
-            if len(content) < 40:
-                break
-            recent = [dict(recent[0], content="…" + content[-(len(content) // 2) :])]
-        return "" if self.fits(REWRITE_PROMPT.format_messages(history="", question=question)) else None
-
-    def fit_context(
-        self, query: str, retrieval: Retrieval, passages: list[Passage], today: str
-    ) -> tuple[list[Passage], dict]:
-        """The passages and prompt inputs, the passages shrunk until the prompt fits the window.
-
-        The context is re-selected (``make_passages``) with a character budget scaled down to the
-        tokens left; a chunk whose best sentence alone is too long is set aside.
-
-        Returns:
-            ``(passages, inputs)``; no passages when none fits.
-
-        Raises:
-            QuestionTooLong: the prompt does not fit even without passages.
-        """
-        def inputs_of(ps: list[Passage]) -> dict:
-            return {"context": format_context(ps), "question": query, "today": today}
-
-        room = self.n_ctx - self.max_tokens
-        fixed = self.prompt_tokens(ANSWER_PROMPT.format_messages(context="", question="", today=today))
-        if fixed > room:
-            raise BackendError(
-                f"max_tokens ({self.max_tokens:,}) leaves too little of the model's context window "
-                f"(n_ctx {self.n_ctx:,} tokens) for the prompt: lower max_tokens or raise n_ctx."
-            )
-        bare = self.prompt_tokens(ANSWER_PROMPT.format_messages(**inputs_of([])))
-        if bare > room:
-            raise QuestionTooLong(
-                f"The question is too long for the model's context window ({self.n_ctx:,} tokens, "
-                f"{self.max_tokens:,} of them kept for the answer). Please ask a shorter question."
-            )
-        chunks = list(retrieval.chunks)
-        for _ in range(len(chunks) + 12):
-            if not passages:
-                break
-            inputs = inputs_of(passages)
-            used = self.prompt_tokens(ANSWER_PROMPT.format_messages(**inputs))
-            if used <= room:
-                return passages, inputs
-            if len(passages) == 1 and len(passages[0].spans) == 1:
-                chunks = [c for c in chunks if c.id != passages[0].chunk.id]
-                budget = max(1, int(self.context_chars or 600))
-            else:
-                shown = sum(len(p.text) for p in passages)
-                budget = max(1, int(shown * (room - bare) / max(used - bare, 1) * 0.9))
-            passages = make_passages(query, chunks, budget, set(speakers(query)), self.similarity)
-        return [], {}
-
-    def _retrieve(self, inputs: dict) -> Retrieval:
-        return self.retriever.retrieve(inputs["query"], self.top_k, inputs["filters"], inputs["as_of"])
+    def relevant(self, retrieval: Retrieval) -> bool:
+        """Gate: whether anything relevant enough was found to be worth answering from."""
+        return bool(retrieval.chunks) and retrieval.relevance >= self.params.min_relevance
 
     def passages(self, query: str, retrieval: Retrieval) -> list[Passage]:
-        """Numbered passages for the prompt: the best sentences within the budget (speakers favoured)."""
-        return make_passages(query, retrieval.chunks, self.context_chars, set(speakers(query)), self.similarity)
+        """Context: numbered passages, the best sentences within ``context_chars`` (speakers favoured)."""
+        return self._choose(query, retrieval.chunks, self.params.context_chars)
+
+    def _choose(self, query: str, chunks: list, max_chars: int) -> list[Passage]:
+        return make_passages(query, chunks, max_chars, set(speakers(query)), self.similarity)
+
+    def fit(self, query: str, retrieval: Retrieval, passages: list[Passage], day: dt.date) -> tuple[list[Passage], dict]:
+        """Prompt: the passages and the prompt's inputs, shrunk to fit the model's window."""
+        return fit_context(
+            query, retrieval.chunks, passages, format_today(day), self.window,
+            lambda chunks, budget: self._choose(query, chunks, budget),
+            self.params.context_chars or FALLBACK_CONTEXT_CHARS,
+        )
+
+    def extractive(self, query: str, passages: list[Passage]) -> Verified:
+        """Generation without a model: the best sentences of the passages, quoted."""
+        return extractive_answer(
+            query, passages, self.params.extractive_sentences, self.params.support_threshold, set(speakers(query))
+        )
+
+    def ground(self, draft: str, passages: list[Passage], query: str, retrieval: Retrieval) -> Verified:
+        """Grounding: the draft's supported claims, each cited by a verbatim quote."""
+        return verify(
+            draft, passages, self.params.support_threshold, query, instruction_sentences(retrieval.chunks)
+        )
 
     # --- public ------------------------------------------------------------------------------------
     def stream(
@@ -298,95 +246,45 @@ class Answerer:
         Yields:
             ``str`` pieces, then one ``Answer``.
         """
-        check_question(question, self.max_question_chars)
-        t0 = time.perf_counter()
-        timings: dict[str, float] = {}
-        if not isinstance(filters, Filters):
-            filters = Filters.from_dict(filters)
+        check_question(question, self.params.max_question_chars)
+        turn = _Turn(question)
+        filters = filters if isinstance(filters, Filters) else Filters.from_dict(filters)
         day = parse_date(as_of) or dt.date.today()
 
         query = self.standalone(question, history)
-        timings["rewrite_s"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        retrieval: Retrieval = self.retrieve_step.invoke({"query": query, "filters": filters, "as_of": day})
-        timings["retrieve_s"] = time.perf_counter() - t1
-        base = dict(
-            question=question,
-            standalone_question=query if query != question else None,
-            retrieved=retrieval.chunks,
-        )
+        turn.lap("rewrite_s")
+        started = time.perf_counter()
+        retrieval = self.retrieve(query, filters, day)
+        turn.lap("retrieve_s", since=started)
+        turn.retrieved(query, retrieval)
 
-        def finish(verified: Verified | None, draft: str | None = None, reason: str = "unsupported") -> Answer:
-            timings["total_s"] = time.perf_counter() - t0
-            rounded = {k: round(v, 3) for k, v in timings.items()}
-            dropped = verified.dropped if verified is not None else []
-            if verified is None or not verified.text or not verified.citations:
-                if verified is not None and verified.instructed:
-                    reason = "instruction_in_article"
-                text = INSTRUCTION_REFUSAL_TEXT if reason == "instruction_in_article" else REFUSAL_TEXT
-                return Answer(
-                    answer=text, answerable=False, timings=rounded, draft=draft, dropped=dropped,
-                    refusal_reason=reason, **base,
-                )
-            return Answer(
-                answer=verified.text, answerable=True, citations=verified.citations, timings=rounded,
-                draft=draft, dropped=dropped, **base,
-            )
-
-        if not retrieval.chunks or retrieval.relevance < self.min_relevance:
-            yield REFUSAL_TEXT
-            yield finish(None, reason="no_relevant_articles")
-            return
-
-        passages = self.passages(query, retrieval)
+        passages = self.passages(query, retrieval) if self.relevant(retrieval) else []
         if not passages:
             yield REFUSAL_TEXT
-            yield finish(None, reason="no_relevant_articles")
+            yield turn.answer(None, reason="no_relevant_articles")
             return
         if self.answer_chain is None:
-            verified = extractive_answer(
-                query, passages, self.extractive_sentences, self.support_threshold, set(speakers(query))
-            )
-            answer = finish(verified)
+            answer = turn.answer(self.extractive(query, passages))
             yield answer.answer
             yield answer
             return
 
-        passages, inputs = self.fit_context(query, retrieval, passages, format_today(day))
+        passages, inputs = self.fit(query, retrieval, passages, day)
         if not passages:
             yield REFUSAL_TEXT
-            yield finish(None, reason="context_too_long")
+            yield turn.answer(None, reason="context_too_long")
             return
-        t2 = time.perf_counter()
-        draft, held, streaming = [], "", False
-        try:
-            for piece in self.answer_chain.stream(inputs):
-                if not piece:
-                    continue
-                if "ttft_s" not in timings:
-                    timings["ttft_s"] = time.perf_counter() - t0
-                draft.append(piece)
-                if streaming:
-                    yield piece
-                    continue
-                held += piece
-                probe = held.strip().strip("*\"'").upper()
-                if probe and not NOT_FOUND.startswith(probe[: len(NOT_FOUND)]):
-                    streaming = True
-                    yield held
-        except NewsragError:
-            raise
-        except Exception as exc:
-            raise _backend_failure(exc) from exc
-        timings["llm_s"] = time.perf_counter() - t2
-        raw = "".join(draft)
-        if says_not_found(raw):
+        started, draft = time.perf_counter(), Draft()
+        yield from generate(self.answer_chain, inputs, draft)
+        if draft.first_at is not None:
+            turn.timings["ttft_s"] = draft.first_at - turn.t0
+        turn.lap("llm_s", since=started)
+        if says_not_found(draft.text):
             yield REFUSAL_TEXT
-            yield finish(None, raw, reason="not_in_articles")
+            yield turn.answer(None, draft.text, reason="not_in_articles")
             return
-        verified = verify(raw, passages, self.support_threshold, query, instruction_sentences(retrieval.chunks))
-        answer = finish(verified, raw)
-        if not answer.answerable and not streaming:
+        answer = turn.answer(self.ground(draft.text, passages, query, retrieval), draft.text)
+        if not answer.answerable and not draft.shown:
             yield answer.answer
         yield answer
 

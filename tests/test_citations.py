@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fake_store import chunk_article, seed_article
-from rag.citations import claims, make_passages, markers, split_sentences, strip_markers, support, verify
+from rag.context import make_passages
+from rag.grounding import claims, support, verify
+from rag.text import markers, sentence_spans, strip_markers
 
 ARTICLE = seed_article()
 CHUNKS = chunk_article(ARTICLE)
@@ -17,7 +19,7 @@ def passages():
 
 def test_sentence_spans_are_exact():
     text = "Mr. Smith went to Washington. He said “yes.” Then on Nov. 24 the U.S. agreed!"
-    spans = split_sentences(text)
+    spans = sentence_spans(text)
     assert [text[s:e] for s, e in spans] == [
         "Mr. Smith went to Washington.",
         "He said “yes.”",
@@ -132,7 +134,7 @@ def test_a_bare_short_answer_is_supported_by_a_quote_that_contains_it():
 
 
 def test_a_spelled_out_month_matches_its_abbreviation():
-    from rag.citations import unsupported_names
+    from rag.grounding import unsupported_names
 
     assert unsupported_names("The deadline is November 24.", "talks face a Nov. 24 deadline") == set()
     assert unsupported_names("The deadline is December 24.", "talks face a Nov. 24 deadline") == {"december"}
