@@ -153,6 +153,14 @@ def test_upload_names_are_generated_never_paths(name):
                          "-abababababab.jsonl", "-abababababab.html"))
 
 
+def test_uploads_accept_exactly_what_ingest_reads():
+    from ingest.loaders import SUPPORTED_SUFFIXES
+    from ui.uploads import ACCEPTED_EXTENSIONS
+
+    assert set(ACCEPTED_EXTENSIONS) == SUPPORTED_SUFFIXES and ".markdown" in ACCEPTED_EXTENSIONS
+    assert safe_name("notes.Markdown", "ab" * 32) == "notes-abababababab.markdown"
+
+
 def test_upload_of_unsupported_type_is_rejected():
     with pytest.raises(UploadRejected, match="not a supported type"):
         safe_name("evil.sh", "00" * 32)

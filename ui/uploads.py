@@ -13,7 +13,9 @@ import re
 import shutil
 from pathlib import Path, PurePath
 
-ACCEPTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+from ingest.loaders import SUPPORTED_SUFFIXES
+
+ACCEPTED_EXTENSIONS = tuple(sorted(SUPPORTED_SUFFIXES))  # exactly what ``ingest`` reads
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
