@@ -1,12 +1,12 @@
 """The chat server's API: ``/ask`` returns the ``ask --json`` object; sessions don't mix; uploads.
 
-Fast tests run the Blocks in-process with a fake backend; slow ones start ``newsrag serve`` itself
+Fast tests run the Blocks in-process with a fake backend (the handlers themselves are tested
+without Gradio in ``test_ui_handlers.py``); slow ones start ``newsrag serve`` itself
 (real store, embedder and the extractive backend) and talk to it through ``gradio_client``.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ui_server import FakeBackend, free_port, newsrag_exe, start_server, stop_server
+from ui_server import FakeBackend, free_port, newsrag_exe, start_server, stop_server, too_long
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +56,22 @@ def test_ask_api_is_the_only_public_endpoint(fake_server):
     assert list(info["named_endpoints"]) == ["/ask"]
 
 
+def test_page_carries_the_asset_css_and_script_and_every_ingest_format(fake_server):
+    import urllib.request
+
+    from ingest.loaders import SUPPORTED_SUFFIXES
+    from ui.app import asset
+
+    _, url, _, _ = fake_server
+    page = urllib.request.urlopen(url, timeout=10).read().decode("utf-8")
+    assert "scrollIntoView" in asset("head.html") and "scrollIntoView" in page
+    assert "#sources mark" in asset("chat.css") and "#sources mark" in page
+    config = json.loads(urllib.request.urlopen(url + "config", timeout=10).read())
+    (upload,) = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "upload"]
+    assert sorted(upload["props"]["file_types"]) == sorted(SUPPORTED_SUFFIXES)
+    assert ".markdown" in upload["props"]["file_types"]
+
+
 def test_four_concurrent_clients_get_their_own_answers(fake_server):
     _, url, Client, _ = fake_server
     names = ["Ada", "Bob", "Cyd", "Dee"]
@@ -68,41 +84,6 @@ def test_four_concurrent_clients_get_their_own_answers(fake_server):
     for name, out in zip(names, outs):
         assert out["answer"] == f"{name} is here [1]."
         assert out["citations"][0]["quote"] == f"{name} is here today."
-
-
-def test_chat_passes_history_and_filters(tmp_path):
-    """The chat handlers, called directly: history is plain text, filters come from the Library."""
-    from ui.app import filters_from
-
-    assert filters_from(["CNN"], "2014-11-01", " ") == {"sources": ["CNN"], "date_from": "2014-11-01"}
-    assert filters_from([], "", "") is None
-    import gradio as gr
-
-    with pytest.raises(gr.Error):
-        filters_from([], "last tuesday", "")
-
-
-def test_upload_is_stored_under_the_store_with_a_generated_name(tmp_path):
-    from ui.app import build_app
-
-    backend = FakeBackend()
-    store = tmp_path / "store"
-    demo = build_app(backend, store_dir=store, max_upload_mb=1)
-    add_files = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "add_files")
-    good = tmp_path / "x" / "..evil name.txt"
-    good.parent.mkdir()
-    good.write_text("Title\n\nBody text.", encoding="utf-8")
-    empty = tmp_path / "x" / "empty.md"
-    empty.write_text("", encoding="utf-8")
-    bad = tmp_path / "x" / "run.sh"
-    bad.write_text("echo", encoding="utf-8")
-    report, stats, _ = add_files([str(good), str(empty), str(bad)], progress=lambda *a, **k: None)
-    assert all(p.parent == (store / "uploads").resolve() for p in backend.ingested)
-    assert len(backend.ingested) == 2
-    assert "Added **1**" in report and "empty.md: empty file" in report and "run.sh: not a supported type" in report
-    kept = sorted(p.name for p in (store / "uploads").iterdir())
-    assert len(kept) == 1 and kept[0].startswith("evil-name-") and kept[0].endswith(".txt")
-    assert "**2** articles" in stats
 
 
 # --- the real server -------------------------------------------------------------------------------
@@ -177,32 +158,6 @@ def test_instructions_inside_articles_do_not_steer_the_answer(real_server):
     assert "ferry" in out["answer"].lower()
 
 
-def _handler(demo, name):
-    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
-
-
-def test_chat_streams_and_passes_plain_history_on_follow_ups(tmp_path):
-    from ui.app import build_app, new_session
-
-    backend = FakeBackend()
-    demo = build_app(backend, store_dir=tmp_path / "store")
-    submit, answer = _handler(demo, "submit"), _handler(demo, "answer")
-    chat, session = [], new_session()
-    for turn, question in enumerate(["Who is Ada?", "Who is Bob then?"], start=1):
-        box, chat, session, _ = submit(question, chat, session)
-        assert box == "" and "Waiting in line" in chat[-1]["content"]
-        states = [copy.deepcopy(x) for x in answer(chat, session, ["Wire"], "2014-11-01", "")]
-        assert len(states) >= 3  # streamed: several partial bubbles before the final one
-        assert 'class="answer streaming"' in states[0][0][-1]["content"]
-        chat, sources, session, _ = states[-1]
-        assert f'href="#src-{turn}-1"' in chat[-1]["content"]
-        assert f'id="src-{turn}-1"' in sources and "<mark>" in sources
-    question, history, filters = backend.calls[-1]
-    assert question == "Who is Bob then?"
-    assert history == [{"role": "user", "content": "Who is Ada?"}, {"role": "assistant", "content": "Ada is here [1]."}]
-    assert filters == {"sources": ["Wire"], "date_from": "2014-11-01"}
-
-
 def test_launch_is_loopback_without_share_and_auth_only_when_configured():
     from rag.settings import Settings
     from ui.app import launch_options
@@ -234,13 +189,6 @@ def test_login_is_required_when_configured(tmp_path):
         demo.close()
 
 
-def too_long(question, history, filters):
-    from rag.chain import check_question
-
-    check_question(question, 2000)
-    yield "never"
-
-
 def test_ask_api_returns_a_structured_error_for_a_too_long_question(fake_server):
     backend, url, Client, _ = fake_server
     backend.stream = too_long
@@ -253,52 +201,3 @@ def test_ask_api_returns_a_structured_error_for_a_too_long_question(fake_server)
             "Please ask a shorter question.",
         },
     }
-
-
-def test_ask_api_and_chat_hide_unexpected_exceptions(tmp_path):
-    from rag.errors import BackendError
-    from ui.app import build_app, new_session
-
-    def broken(question, history, filters):
-        raise ValueError("Requested tokens (4183) exceed context window of 2048")
-        yield  # pragma: no cover
-
-    def backend_down(question, history, filters):
-        raise BackendError("Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused")
-        yield  # pragma: no cover
-
-    backend = FakeBackend()
-    demo = build_app(backend, store_dir=tmp_path / "store")
-    ask_api, submit, answer = (_handler(demo, n) for n in ("ask_api", "submit", "answer"))
-    backend.stream = broken
-    out = ask_api("q")
-    assert out["error"]["code"] == "internal_error" and "4183" not in out["error"]["message"]
-    backend.stream = backend_down
-    assert ask_api("q")["error"] == {
-        "code": "backend", "message": "Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused"
-    }
-    for stream, shown in ((too_long, "questions can be at most 2,000 characters"), (broken, "internal error")):
-        backend.stream = stream
-        _, chat, session, _ = submit("y" * 20_000, [], new_session())
-        chat, *_ = list(answer(chat, session, [], "", ""))[-1]
-        bubble = chat[-1]["content"]
-        assert bubble.startswith('<div class="error">') and shown in bubble
-        assert "Traceback" not in bubble and "ValueError" not in bubble
-
-
-def test_an_upload_batch_that_could_not_be_written_keeps_no_copies(tmp_path):
-    from rag.errors import StoreBusy
-    from ui.app import build_app
-
-    class BusyBackend(FakeBackend):
-        def ingest(self, paths, on_event=None):
-            raise StoreBusy("another ingest is writing to the store at x; try again when it has finished")
-
-    store = tmp_path / "store"
-    demo = build_app(BusyBackend(), store_dir=store, max_upload_mb=1)
-    add_files = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "add_files")
-    good = tmp_path / "good.txt"
-    good.write_text("Title\n\nBody text.", encoding="utf-8")
-    report, _, _ = add_files([str(good)], progress=lambda *a, **k: None)
-    assert "another ingest is writing" in report
-    assert list((store / "uploads").iterdir()) == []

@@ -101,3 +101,11 @@ class FakeBackend:
             else:
                 report.failed.append((str(p), "empty file"))
         return report
+
+
+def too_long(question, history, filters):
+    """A backend ``stream`` that refuses every question as too long (over 2,000 characters)."""
+    from rag.chain import check_question
+
+    check_question(question, 2000)
+    yield "never"

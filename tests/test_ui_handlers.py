@@ -1,0 +1,281 @@
+"""The chat's handlers called directly with the fake backend: no Gradio app, no server."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import pytest
+
+from rag.errors import BackendError, StoreBusy
+from ui import handlers
+from ui.handlers import (
+    QUEUED_HTML,
+    UNEXPECTED_ERROR,
+    FilterError,
+    add_files,
+    answer,
+    ask_api,
+    clear,
+    filters_from,
+    new_session,
+    stats_and_sources,
+    stopped,
+    submit,
+)
+from ui_server import FakeBackend, too_long
+
+
+def broken(question, history, filters):
+    raise ValueError("Requested tokens (4183) exceed context window of 2048")
+    yield  # pragma: no cover
+
+
+def backend_down(question, history, filters):
+    raise BackendError("Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused")
+    yield  # pragma: no cover
+
+
+def ask_in_chat(backend, question, chat=None, session=None, filters=([], "", "")):
+    """Submit ``question`` and run the answer handler; returns every state it yielded."""
+    box, chat, session, ready = submit(question, chat or [], session or new_session())
+    assert box == "" and ready is False and chat[-1]["content"] == QUEUED_HTML
+    assert session["pending"] == question
+    return [copy.deepcopy(state) for state in answer(backend, chat, session, *filters)]
+
+
+# --- submit, answer, stopped, clear --------------------------------------------------------------
+
+
+def test_a_blank_question_changes_nothing():
+    session = new_session()
+    assert submit("   ", [], session) == ("   ", [], session, None)
+
+
+def test_an_answer_streams_then_is_finalised_with_linked_markers_and_sources():
+    backend = FakeBackend()
+    states = ask_in_chat(backend, "Who is Ada?")
+    assert len(states) >= 3  # several partial bubbles before the final one
+    for chat, panel, session, ready in states[:-1]:
+        assert 'class="answer streaming"' in chat[-1]["content"]
+        assert panel is None and ready is None and session["pending"] == "Who is Ada?"
+    chat, panel, session, ready = states[-1]
+    assert chat[-1]["content"] == (
+        '<div class="answer">Ada is here <a class="cite" href="#src-1-1" data-target="src-1-1" '
+        'title="Show source 1">[1]</a>.</div>'
+    )
+    assert 'id="src-1-1"' in panel and "<mark>Ada is here today.</mark>" in panel
+    assert ready is True and session["pending"] is None and len(session["turns"]) == 1
+    assert session["history"] == [
+        {"role": "user", "content": "Who is Ada?"},
+        {"role": "assistant", "content": "Ada is here [1]."},
+    ]
+
+
+def test_follow_ups_pass_plain_history_and_the_library_filters():
+    backend = FakeBackend()
+    chat, _, session, _ = ask_in_chat(backend, "Who is Ada?")[-1]
+    chat, panel, session, _ = ask_in_chat(
+        backend, "Who is Bob then?", chat, session, (["Wire"], "2014-11-01", "")
+    )[-1]
+    assert 'href="#src-2-1"' in chat[-1]["content"] and 'id="src-2-1"' in panel and 'id="src-1-1"' in panel
+    question, history, filters = backend.calls[-1]
+    assert question == "Who is Bob then?"
+    assert history == [{"role": "user", "content": "Who is Ada?"}, {"role": "assistant", "content": "Ada is here [1]."}]
+    assert filters == {"sources": ["Wire"], "date_from": "2014-11-01"}
+    assert [m["role"] for m in chat] == ["user", "assistant"] * 2
+
+
+def test_a_refusal_has_its_own_look_and_is_kept_as_a_turn():
+    chat, panel, session, ready = ask_in_chat(FakeBackend(), "What is the weather?")[-1]
+    assert chat[-1]["content"].startswith('<div class="refusal" role="note">')
+    assert "No sources: the articles don" in panel
+    assert ready is True and len(session["turns"]) == 1 and session["turns"][0].answerable is False
+
+
+@pytest.mark.parametrize(
+    "stream, shown",
+    [
+        (too_long, "questions can be at most 2,000 characters"),
+        (backend_down, "Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused"),
+        (broken, UNEXPECTED_ERROR),
+    ],
+)
+def test_a_failed_answer_is_one_sentence_in_the_chat_and_no_turn(stream, shown):
+    backend = FakeBackend()
+    backend.stream = stream
+    (state,) = ask_in_chat(backend, "y" * 20_000)
+    chat, panel, session, ready = state
+    bubble = chat[-1]["content"]
+    assert bubble.startswith('<div class="error">') and shown in bubble
+    assert "Traceback" not in bubble and "ValueError" not in bubble and "4183" not in bubble
+    assert panel is None and ready is True
+    assert session["pending"] is None and session["turns"] == [] and session["history"] == []
+
+
+def test_an_unexpected_exception_is_logged_with_its_details(caplog):
+    backend = FakeBackend()
+    backend.stream = broken
+    with caplog.at_level(logging.ERROR, logger=handlers.__name__):
+        ask_in_chat(backend, "q")
+    assert "answering 'q' failed" in caplog.text and "4183" in caplog.text
+
+
+def test_a_bad_filter_date_is_said_in_the_chat_before_anything_is_asked():
+    backend = FakeBackend()
+    chat, _, session, _ = ask_in_chat(backend, "Who is Ada?", filters=([], "last tuesday", ""))[-1]
+    assert chat[-1]["content"] == "<div class=\"error\">Filter date &#x27;last tuesday&#x27; is not a date like 2014-11-11.</div>"
+    assert backend.calls == [] and session["turns"] == []
+
+
+def test_a_stream_that_ends_without_its_answer_keeps_what_came_and_no_turn():
+    backend = FakeBackend()
+    backend.stream = lambda q, h, f: iter(["half an ", "answer"])
+    chat, panel, session, ready = ask_in_chat(backend, "q")[-1]
+    assert chat[-1]["content"] == '<div class="answer streaming">half an answer</div>'
+    assert panel is None and ready is True and session["turns"] == [] and session["pending"] is None
+
+
+def test_answer_without_a_pending_question_only_re_enables_asking():
+    session = new_session()
+    assert list(answer(FakeBackend(), [], session, [], "", "")) == [([], None, session, True)]
+
+
+def test_stop_says_where_the_answer_stopped():
+    waiting = [{"role": "user", "content": "q"}, {"role": "assistant", "content": QUEUED_HTML}]
+    assert stopped(waiting) == (
+        [waiting[0], {"role": "assistant", "content": '<div class="note">Stopped before the answer began.</div>'}],
+        True,
+    )
+    partial = [{"role": "assistant", "content": [{"type": "text", "text": '<div class="answer streaming">Ada</div>'}]}]
+    chat, ready = stopped(partial)
+    assert chat[-1]["content"] == '<div class="answer stopped">Ada</div><div class="note">Stopped.</div>'
+    assert stopped([]) == ([], True)
+
+
+def test_clear_starts_a_new_conversation():
+    chat, panel, session, ready = clear(FakeBackend())
+    assert chat == [] and session == new_session() and ready is True
+    assert panel == '<div class="sources-empty">Sources of each answer appear here.</div>'
+
+
+def test_filters_from_the_library_controls():
+    assert filters_from(["CNN"], "2014-11-01", " ") == {"sources": ["CNN"], "date_from": "2014-11-01"}
+    assert filters_from([], "", "") is None
+    with pytest.raises(FilterError, match="not a date like"):
+        filters_from([], "last tuesday", "")
+
+
+# --- the /ask API ---------------------------------------------------------------------------------
+
+
+def test_ask_api_returns_the_json_contract():
+    backend = FakeBackend()
+    out = ask_api(backend, "Who is Ada?")
+    assert set(out) == {"question", "answer", "answerable", "citations", "timings", "refusal_reason"}
+    assert out["question"] == "Who is Ada?" and out["answer"] == "Ada is here [1]." and out["answerable"] is True
+    (cite,) = out["citations"]
+    assert cite["n"] == 1 and cite["quote"] == "Ada is here today." and cite["article_id"] == "a-Ada"
+    assert backend.calls == [("Who is Ada?", [], None)]
+
+
+def test_ask_api_returns_a_refusal_as_an_answer():
+    out = ask_api(FakeBackend(), "What is the weather?")
+    assert out["answerable"] is False and out["citations"] == [] and "error" not in out
+
+
+@pytest.mark.parametrize(
+    "stream, error",
+    [
+        (too_long, {
+            "code": "question_too_long",
+            "message": "The question is 20,000 characters long; questions can be at most 2,000 characters. "
+            "Please ask a shorter question.",
+        }),
+        (backend_down, {
+            "code": "backend", "message": "Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused",
+        }),
+        (broken, {"code": "internal_error", "message": UNEXPECTED_ERROR}),
+        (lambda q, h, f: iter(["no answer"]), {"code": "no_answer", "message": "No answer was produced."}),
+    ],
+)
+def test_ask_api_returns_a_structured_error(stream, error):
+    backend = FakeBackend()
+    backend.stream = stream
+    assert ask_api(backend, "x" * 20_000) == {"question": "x" * 20_000, "error": error}
+
+
+# --- the library ----------------------------------------------------------------------------------
+
+
+def test_stats_and_the_source_names_for_the_filter():
+    stats, names = stats_and_sources(FakeBackend())
+    assert "**2** articles" in stats and names == ["Wire", "CNN"]
+
+
+def test_upload_keeps_good_files_under_generated_names_and_names_the_others(tmp_path):
+    backend = FakeBackend()
+    store = tmp_path / "store"
+    good = tmp_path / "x" / "..evil name.txt"
+    good.parent.mkdir()
+    good.write_text("Title\n\nBody text.", encoding="utf-8")
+    notes = tmp_path / "x" / "notes.markdown"
+    notes.write_text("Notes\n\nMore text.", encoding="utf-8")
+    empty = tmp_path / "x" / "empty.md"
+    empty.write_text("", encoding="utf-8")
+    bad = tmp_path / "x" / "run.sh"
+    bad.write_text("echo", encoding="utf-8")
+    big = tmp_path / "x" / "big.txt"
+    big.write_bytes(b"x" * 1_500_000)
+    seen = []
+    report, stats, names = add_files(
+        backend, [str(good), str(notes), str(empty), str(bad), str(big)],
+        store_dir=store, max_bytes=1_000_000, progress=lambda *a, **k: seen.append((a, k)),
+    )
+    uploads = (store / "uploads").resolve()
+    assert len(backend.ingested) == 3 and all(p.parent == uploads for p in backend.ingested)
+    assert report.startswith("Added **2**, updated 0, unchanged 0, duplicate 0, failed 1; chunks added: 2;")
+    assert "- run.sh: not a supported type" in report and "- big.txt: 1.5 MB is over the 1 MB limit" in report
+    assert "- empty.md: empty file" in report
+    kept = sorted(p.name for p in uploads.iterdir())
+    assert len(kept) == 2 and kept[0].startswith("evil-name-") and kept[1].startswith("notes-")
+    assert seen[0] == (((0, 3),), {"desc": "Reading and indexing"})
+    assert "**2** articles" in stats and names == ["Wire", "CNN"]
+
+
+def test_no_files_chosen():
+    report, stats, names = add_files(FakeBackend(), None, store_dir=None, max_bytes=1)
+    assert report == "Choose one or more files first." and names == ["Wire", "CNN"]
+
+
+def test_an_upload_batch_that_could_not_be_written_keeps_no_copies(tmp_path):
+    class BusyBackend(FakeBackend):
+        def ingest(self, paths, on_event=None):
+            raise StoreBusy("another ingest is writing to the store at x; try again when it has finished")
+
+    store = tmp_path / "store"
+    good = tmp_path / "good.txt"
+    good.write_text("Title\n\nBody text.", encoding="utf-8")
+    report, _, _ = add_files(BusyBackend(), [str(good)], store_dir=store, max_bytes=1000)
+    assert report == (
+        "Not added:\n\n- another ingest is writing to the store at x; try again when it has finished"
+    )
+    assert list((store / "uploads").iterdir()) == []
+
+
+def test_upload_progress_follows_the_ingest_events(tmp_path):
+    from types import SimpleNamespace
+
+    class EventfulBackend(FakeBackend):
+        def ingest(self, paths, on_event=None):
+            on_event(SimpleNamespace(kind="waiting", message="waiting for another ingest", path=None))
+            on_event(SimpleNamespace(kind="article", path=f"{paths[0]}:2", articles_done=1, chunks_done=4))
+            return super().ingest(paths, on_event)
+
+    a = tmp_path / "a.jsonl"
+    a.write_text('{"text": "x"}\n', encoding="utf-8")
+    seen = []
+    add_files(EventfulBackend(), [str(a)], store_dir=tmp_path / "store", max_bytes=1000,
+              progress=lambda *a, **k: seen.append((a[0], k["desc"])))
+    assert seen == [((0, 1), "Reading and indexing"), ((0, 1), "waiting for another ingest"),
+                    ((1, 1), "1 articles, 4 chunks")]

@@ -1,0 +1,365 @@
+"""The chat's event handlers: plain functions over the backend, plain values in and out.
+
+``ui.app`` lays out the page and wires each event to one of these; nothing here needs a Gradio
+server, so the tests call them directly with a fake backend. Where a handler leaves an output as it
+is, it returns ``None`` for it (``ui.app`` turns that into "no change"); the "ready" value says
+whether the Ask button takes a new question (``True``/``False``, or ``None``: unchanged).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.errors import NewsragError
+from rag.types import Answer
+from ui.backend import Backend
+from ui.format import format_answer, format_sources, format_stats, format_streaming
+from ui.uploads import UploadRejected, store_upload
+
+log = logging.getLogger(__name__)
+
+QUEUED_HTML = '<div class="queued">Waiting in line: other answers are being written…</div>'
+UNEXPECTED_ERROR = "Sorry, answering failed because of an internal error; the server log has the details."
+
+Progress = Callable[..., Any]
+"""Reports upload progress: ``progress((done, total), desc=...)`` (``gr.Progress`` in the app)."""
+
+
+class FilterError(ValueError):
+    """A Library filter the user typed that is not valid; the message says which and why."""
+
+
+def new_session() -> dict[str, Any]:
+    """A fresh per-browser-session state: the answers so far and the plain-text history."""
+    return {"turns": [], "history": []}
+
+
+def message_text(message: dict) -> str:
+    """The text of a chat message, whether its content is a string or a list of parts.
+
+    Args:
+        message: a message of the Chatbot's value (``{"role", "content"}``).
+
+    Returns:
+        The text (parts joined).
+    """
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def error_code(err: NewsragError) -> str:
+    """A short code for a domain error: its ``code``, else its class name in snake case without
+    "Error" (``BackendError`` -> ``backend``, ``StoreError`` -> ``store``)."""
+    code = getattr(err, "code", None)
+    if code:
+        return str(code)
+    name = type(err).__name__.removesuffix("Error") or "newsrag"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def describe_error(err: Exception, question: str) -> tuple[str, str]:
+    """What to tell the user about a failed answer: the edge where errors become one sentence.
+
+    Call it inside the ``except`` block: an unexpected exception is logged with its traceback and
+    shown only as a plain sentence.
+
+    Args:
+        err: the exception raised while answering.
+        question: the question being answered (for the log).
+
+    Returns:
+        ``(code, message)``: a domain error's own code and sentence, a bad filter's message, or
+        ``("internal_error", UNEXPECTED_ERROR)``.
+    """
+    if isinstance(err, NewsragError):
+        return error_code(err), str(err)
+    if isinstance(err, FilterError):
+        return "bad_filter", str(err)
+    log.exception("answering %r failed", question)
+    return "internal_error", UNEXPECTED_ERROR
+
+
+def api_error(question: str, code: str, message: str) -> dict:
+    """The ``/ask`` API's answer when there is no answer: ``{"question", "error": {"code", "message"}}``."""
+    return {"question": question, "error": {"code": code, "message": message}}
+
+
+def filters_from(sources: list[str] | None, date_from: str | None, date_to: str | None) -> dict | None:
+    """The ``rag`` filters dict from the Library tab's controls (None when nothing is set).
+
+    Args:
+        sources: selected source names.
+        date_from: first publication day, ``YYYY-MM-DD`` (blank: open).
+        date_to: last publication day, ``YYYY-MM-DD`` (blank: open).
+
+    Returns:
+        ``{"sources", "date_from", "date_to"}`` with only the set keys, or None.
+
+    Raises:
+        FilterError: a date that is not ``YYYY-MM-DD``.
+    """
+    from rag.text import parse_date
+
+    filters: dict[str, Any] = {}
+    if sources:
+        filters["sources"] = list(sources)
+    for key, value in (("date_from", date_from), ("date_to", date_to)):
+        value = (value or "").strip()
+        if not value:
+            continue
+        try:
+            day = parse_date(value)
+        except (ValueError, TypeError):
+            day = None
+        if day is None:
+            raise FilterError(f"Filter date {value!r} is not a date like 2014-11-11.")
+        filters[key] = day.isoformat()
+    return filters or None
+
+
+def display_name(where: str, names: dict[str, str]) -> str:
+    """The upload's own name for a stored path, or ``stored:line`` (a ``.jsonl`` line), else as is.
+
+    Args:
+        where: a failure location from the ingest report (a path, or ``path:line``).
+        names: stored path -> name the file was uploaded under.
+
+    Returns:
+        What to show the user.
+    """
+    for stored, original in names.items():
+        if where == stored or where.startswith(stored + ":"):
+            return original + where[len(stored):]
+    return Path(where).name
+
+
+# --- the chat -------------------------------------------------------------------------------------
+
+
+def submit(message: str, chat: list, session: dict) -> tuple[str, list, dict, bool | None]:
+    """Take the question from the box: show it with a "waiting" bubble and mark it pending.
+
+    Args:
+        message: the text in the question box.
+        chat: the Chatbot's messages.
+        session: the session state (``new_session``).
+
+    Returns:
+        ``(box, chat, session, ready)``: the box emptied and the Ask button disabled, or, for a
+        blank question, everything as it was.
+    """
+    question = (message or "").strip()
+    if not question:
+        return message, chat, session, None
+    chat = list(chat or []) + [
+        {"role": "user", "content": html.escape(question)},
+        {"role": "assistant", "content": QUEUED_HTML},
+    ]
+    return "", chat, dict(session, pending=question), False
+
+
+def answer(
+    backend: Backend, chat: list, session: dict, sources: list[str] | None, date_from: str, date_to: str
+) -> Iterator[tuple[list, str | None, dict, bool | None]]:
+    """Answer the pending question: the bubble grows as the text streams, then shows the verified
+    answer with linked ``[n]``, and the sources panel shows every answer's passages.
+
+    Args:
+        backend: answers and articles (``ui.backend.Backend``).
+        chat: the Chatbot's messages (the last one is the bubble being written).
+        session: the session state with ``pending`` set by ``submit``.
+        sources: the Library's source filter.
+        date_from: the Library's first publication day (blank: open).
+        date_to: the Library's last publication day (blank: open).
+
+    Yields:
+        ``(chat, sources_html, session, ready)``; ``sources_html`` is None until the final answer.
+        A failure ends with one sentence in the bubble and no new turn.
+    """
+    question = session.get("pending")
+    if not question:
+        yield chat, None, session, True
+        return
+    chat = list(chat)
+    final: Answer | None = None
+    try:
+        filters = filters_from(sources, date_from, date_to)
+        partial = ""
+        for item in backend.stream(question, list(session["history"]), filters):
+            if isinstance(item, Answer):
+                final = item
+                break
+            partial += item
+            chat[-1] = {"role": "assistant", "content": format_streaming(partial)}
+            yield chat, None, session, None
+    except Exception as err:  # the edge: one plain sentence in the chat, the details in the log
+        _, line = describe_error(err, question)
+        chat[-1] = {"role": "assistant", "content": f'<div class="error">{html.escape(line)}</div>'}
+    if final is None:  # it failed, or the stream ended without its Answer: keep no turn
+        yield chat, None, dict(session, pending=None), True
+        return
+    turns: list[Answer] = [*session["turns"], final]
+    history = [
+        *session["history"],
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": final.answer},
+    ]
+    chat[-1] = {"role": "assistant", "content": format_answer(final, len(turns))}
+    session = {"turns": turns, "history": history, "pending": None}
+    yield chat, format_sources(turns, backend.get_article), session, True
+
+
+def stopped(chat: list) -> tuple[list, bool]:
+    """After Stop: say in the last bubble that the answer was stopped, and take questions again.
+
+    Args:
+        chat: the Chatbot's messages.
+
+    Returns:
+        ``(chat, ready)``.
+    """
+    chat = list(chat or [])
+    if chat and chat[-1].get("role") == "assistant":
+        text = message_text(chat[-1])
+        if 'class="queued"' in text:
+            text = '<div class="note">Stopped before the answer began.</div>'
+        elif "answer streaming" in text:
+            text = text.replace("answer streaming", "answer stopped") + '<div class="note">Stopped.</div>'
+        chat[-1] = {"role": "assistant", "content": text}
+    return chat, True
+
+
+def clear(backend: Backend) -> tuple[list, str, dict, bool]:
+    """A new conversation: no messages, an empty sources panel, a fresh session.
+
+    Args:
+        backend: for the (empty) sources panel.
+
+    Returns:
+        ``(chat, sources_html, session, ready)``.
+    """
+    return [], format_sources([], backend.get_article), new_session(), True
+
+
+def ask_api(backend: Backend, question: str) -> dict:
+    """Answer one question without history or filters (the ``/ask`` API).
+
+    Args:
+        backend: answers (``ui.backend.Backend``).
+        question: the question.
+
+    Returns:
+        The JSON object of ``newsrag ask --json``, or, when the question cannot be answered at
+        all, ``{"question", "error": {"code", "message"}}`` (e.g. code ``question_too_long``).
+    """
+    final: Answer | None = None
+    try:
+        for item in backend.stream(question, [], None):
+            if isinstance(item, Answer):
+                final = item
+    except Exception as err:  # the edge: a structured error for the client, the details in the log
+        return api_error(question, *describe_error(err, question))
+    if final is None:
+        return api_error(question, "no_answer", "No answer was produced.")
+    return final.contract()
+
+
+# --- the library ----------------------------------------------------------------------------------
+
+
+def stats_and_sources(backend: Backend) -> tuple[str, list[str]]:
+    """The Library's figures line and the source names for its filter.
+
+    Args:
+        backend: the store's figures (``Backend.stats``).
+
+    Returns:
+        ``(stats_markdown, source_names)``.
+    """
+    stats = backend.stats()
+    return format_stats(stats), list(stats.get("sources") or [])
+
+
+def _ingest_uploads(backend: Backend, names: dict[str, str], progress: Progress) -> tuple[Any, list[str]]:
+    """Ingest the stored copies, reporting progress per file; a failed batch keeps none of them."""
+    total = len(names)
+    seen: set[str] = set()
+    progress((0, total), desc="Reading and indexing")
+
+    def on_event(event: Any) -> None:
+        if event.kind == "waiting":  # another ingest (say, from the command line) is writing
+            progress((0, total), desc=event.message)
+            return
+        path = str(event.path or "")
+        seen.update(s for s in names if path == s or path.startswith(s + ":"))
+        progress((min(len(seen), total), total), desc=f"{event.articles_done} articles, {event.chunks_done} chunks")
+
+    try:
+        report = backend.ingest([Path(p) for p in names], on_event=on_event)
+    except NewsragError as err:
+        for stored in names:  # nothing of this batch went in: keep none of its copies
+            Path(stored).unlink(missing_ok=True)
+        return None, [str(err)]
+    problems: list[str] = []
+    for where, reason in report.failed:
+        problems.append(f"{display_name(str(where), names)}: {reason}")
+        if str(where) in names:  # the whole file failed: do not keep its copy
+            Path(where).unlink(missing_ok=True)
+    return report, problems
+
+
+def add_files(
+    backend: Backend,
+    files: list[str] | None,
+    *,
+    store_dir: Path,
+    max_bytes: int,
+    progress: Progress = lambda *args, **kwargs: None,
+) -> tuple[str, str, list[str]]:
+    """Copy uploads into ``<store_dir>/uploads`` under generated names and ingest them.
+
+    Args:
+        backend: ingest and figures (``ui.backend.Backend``).
+        files: the uploaded files' temporary paths (the browser's file names are their last part).
+        store_dir: the store folder.
+        max_bytes: largest accepted upload.
+        progress: called with ``((done, total), desc=...)`` as files are read.
+
+    Returns:
+        ``(report_markdown, stats_markdown, source_names)``: what was added and each file not
+        added with its reason (wrong type, too large, failed to load, store busy).
+    """
+    if not files:
+        return "Choose one or more files first.", *stats_and_sources(backend)
+    names: dict[str, str] = {}  # stored path -> uploaded name
+    problems: list[str] = []
+    for path in files:
+        original = Path(path).name
+        try:
+            stored = store_upload(Path(path), original, store_dir, max_bytes)
+        except UploadRejected as err:
+            problems.append(str(err))
+            continue
+        names[str(stored)] = original
+    report_lines: list[str] = []
+    if names:
+        report, failed = _ingest_uploads(backend, names, progress)
+        problems += failed
+        if report is not None:
+            report_lines.append(
+                f"Added **{report.added}**, updated {report.updated}, unchanged {report.unchanged}, "
+                f"duplicate {report.duplicate}, failed {len(report.failed)}; "
+                f"chunks added: {report.chunks_added}; {report.seconds:.1f} s."
+            )
+    if problems:
+        report_lines.append("Not added:\n\n" + "\n".join(f"- {html.escape(p)}" for p in problems))
+    return "\n\n".join(report_lines), *stats_and_sources(backend)
