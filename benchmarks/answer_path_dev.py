@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunking import chunk_article
-from rag.retrieval import Filters, HybridRetriever, parse_date
-from rag.types import Article, Chunk, content_hash
+from rag.retrieval import HybridRetriever
+from rag.text import parse_date
+from rag.types import Article, Chunk, Filters, content_hash
 
 
 class ArrayStore:
@@ -29,10 +30,12 @@ class ArrayStore:
     def __init__(self, chunks: list[Chunk], vectors: np.ndarray, embed_query) -> None:
         self.chunks, self.vectors, self._embed_query = chunks, vectors, embed_query
 
-    def dense_search(self, query: str, k: int, where: dict | None = None):
+    def dense_search(self, query: str, k: int, filters: Filters | None = None):
         q = np.asarray(self._embed_query(query), dtype=np.float32)
         sims = self.vectors @ q
-        order = np.argsort(-sims)[:k]
+        if filters is not None and not filters.empty:
+            sims = np.where([filters.keep(c) for c in self.chunks], sims, -np.inf)
+        order = [i for i in np.argsort(-sims)[:k] if np.isfinite(sims[i])]
         return [(self.chunks[i], float(sims[i])) for i in order]
 
     def all_chunks(self):
@@ -71,16 +74,16 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsrag-dev-cache"))
     ap.add_argument("--chunk-size", type=int, default=600)
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--fetch-k", type=int, default=30)
-    ap.add_argument("--recency-weight", type=float, default=0.0)
-    ap.add_argument("--tau", type=float, default=7.0)
-    ap.add_argument("--speaker-weight", type=float, default=1.0)
-    ap.add_argument("--recent-window", type=int, default=10, help="days; 0 disables")
+    ap.add_argument("--fetch-k", type=int, default=None)
+    ap.add_argument("--recency-weight", type=float, default=None)
+    ap.add_argument("--tau", type=float, default=None)
+    ap.add_argument("--speaker-weight", type=float, default=None)
+    ap.add_argument("--recent-window", type=int, default=None, help="days; 0 disables")
     ap.add_argument("--dense-only", action="store_true")
     ap.add_argument("--llm", default=None, help="answer with this backend (llamacpp, extractive)")
     ap.add_argument("--limit", type=int, default=0, help="answer only the first N questions")
-    ap.add_argument("--min-relevance", type=float, default=0.0)
-    ap.add_argument("--context-chars", type=int, default=600)
+    ap.add_argument("--min-relevance", type=float, default=None)
+    ap.add_argument("--context-chars", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None, help="write per-question answers (jsonl)")
     ap.add_argument("--rows", type=Path, default=None, help="write per-question retrieval rows (jsonl)")
     ap.add_argument("--store", type=Path, default=None,
@@ -96,9 +99,13 @@ def main() -> None:
     else:
         store = build_store(args.data, args.cache, args.chunk_size)
     questions = [json.loads(l) for l in (args.data / "questions.jsonl").open(encoding="utf-8") if l.strip()]
-    retriever = HybridRetriever(
-        store, None, args.fetch_k, 60, args.recency_weight, args.tau, args.speaker_weight, args.recent_window
-    )
+    from rag.settings import Settings
+
+    given = {"fetch_k": args.fetch_k, "recency_weight": args.recency_weight, "recency_tau_days": args.tau,
+             "speaker_weight": args.speaker_weight, "recent_window_days": args.recent_window}
+    # the product's parameters unless a flag says otherwise
+    params = Settings().retrieval_params.model_copy(update={k: v for k, v in given.items() if v is not None})
+    retriever = HybridRetriever(store, params)
     if args.dense_only:
         retriever.lexical().search = lambda *a, **k: []  # type: ignore[method-assign]
 
@@ -131,14 +138,21 @@ def main() -> None:
 def answer_slice(args, retriever, questions) -> None:
     from evals.metrics import contains_answer
     from rag.chain import Answerer
+    from rag.pipeline import embedding_similarity
     from rag.settings import Settings
 
+    settings = Settings(llm=args.llm)
     chat = None
     if args.llm != "extractive":
         from rag.llm import chat_model_from_settings
 
-        chat = chat_model_from_settings(Settings(llm=args.llm))
-    answerer = Answerer(retriever, chat, top_k=args.k, min_relevance=args.min_relevance, context_chars=args.context_chars)
+        chat = chat_model_from_settings(settings)
+    given = {"top_k": args.k, "min_relevance": args.min_relevance, "context_chars": args.context_chars}
+    # the product's parameters unless a flag says otherwise
+    params = settings.answer_params.model_copy(update={k: v for k, v in given.items() if v is not None})
+    embeddings = getattr(retriever.store, "embeddings", None)
+    similarity = embedding_similarity(embeddings) if embeddings is not None else None
+    answerer = Answerer(retriever, chat, params, similarity)
     correct = refused_ok = false_ref = 0
     lat, ttft, out = [], [], []
     for q in questions:

@@ -22,6 +22,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag.llm import get_chat_model
+from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_d8ed5a87b2fc358e.txt"
@@ -87,8 +88,11 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    model = get_chat_model("llamacpp", model_path=args.model_path, max_tokens=args.max_tokens,
-                           n_batch=args.n_batch, n_threads=args.n_threads)
+    params = Settings().model_params.model_copy(update={
+        "llm": "llamacpp", "model_path": args.model_path, "max_tokens": args.max_tokens,
+        "n_batch": args.n_batch, "n_threads": args.n_threads,
+    })
+    model = get_chat_model(params)
     print(f"llm_load_s={time.perf_counter() - t0:.2f}")
     llama = model.shared().llama
     text = _source_text()

@@ -141,9 +141,10 @@ def measure(n: int, embeddings, n_queries: int = 20, k: int = 5, progress: bool 
         The p50 in milliseconds.
     """
     from rag.retrieval import HybridRetriever
+    from rag.settings import Settings
 
     store, store_dir = build_store(n, embeddings, progress=progress)
-    retriever = HybridRetriever(store, index_dir=store_dir / "bm25")
+    retriever = HybridRetriever(store, Settings().retrieval_params, index_dir=store_dir / "bm25")
     retriever.retrieve("warm up the lexical index", k)
     times = []
     for q in queries(n_queries):

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.report import IngestEvent
 from rag.errors import NewsragError
 
@@ -20,7 +21,7 @@ def _print_event(event: IngestEvent) -> None:
 
 
 def ingest_command(
-    paths: list[Path] = typer.Argument(..., help="Files and folders (.txt .md .html .htm .json .jsonl)."),
+    paths: list[Path] = typer.Argument(..., help=f"Files and folders ({' '.join(sorted(SUPPORTED_SUFFIXES))})."),
     store: Optional[Path] = typer.Option(None, "--store", help="Store folder (default: NEWSRAG_STORE or .newsrag)."),
     chunk_size: Optional[int] = typer.Option(
         None, "--chunk-size", help="Target chunk size in characters (default: NEWSRAG_CHUNK_SIZE)."

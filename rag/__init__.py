@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.offline import apply_offline_defaults
+
+apply_offline_defaults()
+
 __all__ = ["ask", "stream", "get_answerer", "Answerer"]
 
 

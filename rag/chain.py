@@ -27,10 +27,10 @@ from rag.errors import QuestionTooLong
 from rag.generation import Draft, complete, extractive_answer, generate, says_not_found
 from rag.grounding import Verified, instruction_sentences, verify
 from rag.prompt import ANSWER_PROMPT, REWRITE_PROMPT, Window, fit_context, fit_history, format_today
-from rag.retrieval import Filters, Retrieval, speakers
+from rag.retrieval import Retrieval, speakers
 from rag.settings import AnswerParams
 from rag.text import parse_date, words
-from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer
+from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer, Filters
 
 FALLBACK_CONTEXT_CHARS = 600  # the context budget once a chunk is set aside, when context_chars is 0
 

@@ -16,14 +16,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
+from langchain_core.embeddings import Embeddings
 
-import numpy as np  # noqa: E402
-from langchain_core.embeddings import Embeddings  # noqa: E402
-
-from rag.errors import ModelMissingError  # noqa: E402
+from rag.errors import ModelMissingError
 
 MINILM_WINDOW = 256
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]

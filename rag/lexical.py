@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from rag.text import content_words, words  # noqa: F401  (words: still imported from here by rag.retrieval)
+from rag.text import content_words
 from rag.types import Chunk
 
 

@@ -38,7 +38,7 @@ from pydantic import Field
 
 from rag.errors import BackendError
 from rag.model_files import resolve_model_path
-from rag.settings import default_cache_dir
+from rag.settings import ModelParams
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -312,77 +312,53 @@ class OpenAICompatibleChatModel(ChatOpenAI):
 # --- the factory -------------------------------------------------------------------------------
 
 
-def get_chat_model(
-    backend: str,
-    *,
-    model_path: Path | str | None = None,
-    cache_dir: Path | None = None,
-    n_ctx: int = 2048,
-    n_threads: int = 2,
-    n_batch: int = 512,
-    max_tokens: int = 160,
-    temperature: float = 0.0,
-    openai_base_url: str | None = None,
-    openai_api_key: str = "not-needed",
-    openai_model: str = "local",
-) -> BaseChatModel:
+def get_chat_model(params: ModelParams) -> BaseChatModel | None:
     """Build the chat model of a backend.
 
     Args:
-        backend: ``"llamacpp"`` (local GGUF) or ``"openai"`` (OpenAI-compatible server).
-        model_path: GGUF file for ``llamacpp``; None means the default model built by
-            ``newsrag model pull`` in ``cache_dir``.
-        cache_dir: model cache folder (default ``~/.cache/newsrag``).
-        n_ctx: llama.cpp context window.
-        n_threads: llama.cpp CPU threads.
-        n_batch: llama.cpp prompt batch size.
-        max_tokens: maximum tokens generated per answer.
-        temperature: sampling temperature.
-        openai_base_url: base URL of the server, e.g. ``http://127.0.0.1:8000/v1`` (required).
-        openai_api_key: API key sent to the server.
-        openai_model: model name at the server.
+        params: the backend (``llamacpp``: local GGUF, ``model_path`` or the default model built
+            by ``newsrag model pull`` in ``cache_dir``; ``openai``: an OpenAI-compatible server at
+            ``openai_base_url``; ``extractive``: none) and how it runs (``Settings.model_params``).
 
     Returns:
-        A LangChain chat model supporting ``invoke`` and ``stream``. For ``llamacpp`` the model
-        file is loaded here (once per process).
+        A LangChain chat model supporting ``invoke`` and ``stream`` (for ``llamacpp`` the model
+        file is loaded here, once per process), or None for the ``extractive`` backend.
 
     Raises:
         ModelMissingError: the llamacpp model file does not exist (message says how to fix it).
-        BackendError: unknown backend, ``extractive`` (which has no chat model), missing
-            base URL, or a model llama.cpp cannot load.
+        BackendError: unknown backend, missing base URL, or a model llama.cpp cannot load.
     """
-    if backend == "llamacpp":
-        path = resolve_model_path(model_path, Path(cache_dir) if cache_dir else default_cache_dir())
-        model = LlamaCppChatModel(model_path=path, n_ctx=n_ctx, n_threads=n_threads,
-                                  n_batch=n_batch, max_tokens=max_tokens,
-                                  temperature=temperature)
+    if params.llm == "llamacpp":
+        path = resolve_model_path(params.model_path, Path(params.cache_dir))
+        model = LlamaCppChatModel(model_path=path, n_ctx=params.n_ctx, n_threads=params.n_threads,
+                                  n_batch=params.n_batch, max_tokens=params.max_tokens,
+                                  temperature=params.temperature)
         model.shared()
         return model
-    if backend == "openai":
-        if not openai_base_url:
+    if params.llm == "openai":
+        if not params.openai_base_url:
             raise BackendError(
                 "The openai backend needs a server: set NEWSRAG_OPENAI_BASE_URL (e.g. "
                 "http://127.0.0.1:8000/v1 for llama.cpp's server, https://api.openai.com/v1 for "
                 "OpenAI), NEWSRAG_OPENAI_MODEL and, if required, NEWSRAG_OPENAI_API_KEY."
             )
         return OpenAICompatibleChatModel(
-            base_url=openai_base_url, api_key=openai_api_key, model=openai_model,
-            max_tokens=max_tokens, temperature=temperature, streaming=True,
+            base_url=params.openai_base_url, api_key=params.openai_api_key, model=params.openai_model,
+            max_tokens=params.max_tokens, temperature=params.temperature, streaming=True,
             max_retries=1, timeout=300,
         )
-    if backend == "extractive":
-        raise BackendError("The extractive backend answers without a chat model.")
+    if params.llm == "extractive":
+        return None
     raise BackendError(
-        f"Unknown LLM backend {backend!r}; choose one of: {', '.join(BACKENDS)}."
+        f"Unknown LLM backend {params.llm!r}; choose one of: {', '.join(BACKENDS)}."
     )
 
 
 def chat_model_from_settings(settings: Settings) -> BaseChatModel | None:
-    """The chat model the settings ask for.
+    """The chat model the settings ask for (``get_chat_model(settings.model_params)``).
 
     Args:
-        settings: the project settings (``llm``, ``model_path``, ``cache_dir``, llama.cpp and
-            OpenAI fields).
+        settings: the project settings.
 
     Returns:
         The chat model, or None for the ``extractive`` backend.
@@ -390,18 +366,4 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel | None:
     Raises:
         ModelMissingError, BackendError: as ``get_chat_model``.
     """
-    if settings.llm == "extractive":
-        return None
-    return get_chat_model(
-        settings.llm,
-        model_path=settings.model_path,
-        cache_dir=settings.cache_dir,
-        n_ctx=settings.n_ctx,
-        n_threads=settings.n_threads,
-        n_batch=settings.n_batch,
-        max_tokens=settings.max_tokens,
-        temperature=settings.temperature,
-        openai_base_url=settings.openai_base_url,
-        openai_api_key=settings.openai_api_key,
-        openai_model=settings.openai_model,
-    )
+    return get_chat_model(settings.model_params)

@@ -63,31 +63,13 @@ def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> 
         from rag.llm import chat_model_from_settings
 
         chat_model = chat_model_from_settings(settings)
-    retriever = HybridRetriever(
-        store,
-        index_dir=lexical_index_dir(settings),
-        fetch_k=settings.fetch_k,
-        rrf_k=settings.rrf_k,
-        recency_weight=settings.recency_weight,
-        recency_tau_days=settings.recency_tau_days,
-        speaker_weight=settings.speaker_weight,
-        recent_window_days=settings.recent_window_days,
-    )
+    retriever = HybridRetriever(store, settings.retrieval_params, index_dir=lexical_index_dir(settings))
+    embeddings = getattr(store, "embeddings", None)
     return Answerer(
         retriever,
         chat_model,
-        top_k=settings.top_k,
-        min_relevance=settings.min_relevance,
-        context_chars=settings.context_chars,
-        similarity=(
-            embedding_similarity(store.embeddings)
-            if settings.sentence_similarity and getattr(store, "embeddings", None) is not None
-            else None
-        ),
-        support_threshold=settings.support_threshold,
-        max_question_chars=settings.max_question_chars,
-        n_ctx=settings.n_ctx,
-        max_tokens=settings.max_tokens,
+        params=settings.answer_params,
+        similarity=embedding_similarity(embeddings) if embeddings is not None else None,
     )
 
 

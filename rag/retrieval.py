@@ -4,8 +4,12 @@ Fusion score of a chunk = sum over rankers of ``1 / (rrf_k + rank)``, plus two m
 - *speaker*: when the question asks what a named person said, chunks where that name appears in a
   sentence with quoted speech or a speech verb get a bonus;
 - *recency*: chunks from articles published shortly before ``as_of`` get a bonus decaying with age.
-Metadata filters (sources, date range, article ids) apply to both rankers.
+Metadata filters (``rag.types.Filters``: sources, date range, article ids) apply to both rankers:
+the store turns them into its own query language, BM25 applies ``Filters.keep``.
 The result also carries a *relevance* figure used by the refusal gate.
+
+Read top to bottom, ``HybridRetriever.retrieve`` is: rank (dense, BM25) → ``fuse`` →
+``recent_window`` → ``add_priors`` → top k → ``relevance_of``.
 """
 
 from __future__ import annotations
@@ -18,92 +22,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rag.errors import StoreError
-from rag.lexical import LexicalIndex, content_words, load_or_build, words
-from rag.types import Chunk
+from rag.lexical import LexicalIndex, load_or_build
+from rag.settings import RetrievalParams
+from rag.text import content_words, parse_date, words
+from rag.types import Chunk, Filters
 
-EPOCH = dt.date(1970, 1, 1)
-
-
-# --- filters ------------------------------------------------------------------------------------
-def parse_date(value: Any) -> dt.date | None:
-    """A ``date`` from a date, datetime or ``YYYY-MM-DD`` string (None stays None).
-
-    Raises:
-        ValueError: for a string that is not an ISO date.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Metadata restrictions applied to every ranker.
-
-    Args:
-        sources: keep only chunks of these sources (exact names).
-        date_from / date_to: inclusive publication-date range.
-        article_ids: keep only these articles.
-    """
-
-    sources: tuple[str, ...] = ()
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    article_ids: tuple[str, ...] = ()
-
-    @classmethod
-    def from_dict(cls, filters: dict | None) -> "Filters":
-        """Build from the API's ``{"sources", "date_from", "date_to", "article_ids"}`` dict."""
-        f = filters or {}
-        unknown = set(f) - {"sources", "date_from", "date_to", "article_ids"}
-        if unknown:
-            raise ValueError(f"unknown filter keys: {', '.join(sorted(unknown))}")
-        return cls(
-            sources=tuple(f.get("sources") or ()),
-            date_from=parse_date(f.get("date_from")),
-            date_to=parse_date(f.get("date_to")),
-            article_ids=tuple(f.get("article_ids") or ()),
-        )
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing is restricted."""
-        return not (self.sources or self.date_from or self.date_to or self.article_ids)
-
-    def where(self) -> dict | None:
-        """The equivalent Chroma ``where`` clause over chunk metadata (None when empty)."""
-        clauses: list[dict] = []
-        if self.sources:
-            clauses.append({"source": {"$in": list(self.sources)}})
-        if self.article_ids:
-            clauses.append({"article_id": {"$in": list(self.article_ids)}})
-        if self.date_from:
-            clauses.append({"published_ts": {"$gte": (self.date_from - EPOCH).days}})
-        if self.date_to:
-            clauses.append({"published_ts": {"$lte": (self.date_to - EPOCH).days}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def keep(self, chunk: Chunk) -> bool:
-        """True when ``chunk`` passes every restriction (the lexical side of ``where``)."""
-        if self.sources and chunk.source not in self.sources:
-            return False
-        if self.article_ids and chunk.article_id not in self.article_ids:
-            return False
-        if self.date_from or self.date_to:
-            published = _published(chunk)
-            if published is None:
-                return False
-            if self.date_from and published < self.date_from:
-                return False
-            if self.date_to and published > self.date_to:
-                return False
-        return True
+__all__ = ["HybridRetriever", "Retrieval", "Candidates", "speakers", "fuse", "recent_window", "add_priors"]
 
 
 def _published(chunk: Chunk) -> dt.date | None:
@@ -228,41 +152,78 @@ def relevance_of(question: str, chunks: list[tuple[Chunk, float]]) -> tuple[floa
     return round(best, 4), signals
 
 
+Ranking = list[tuple[Chunk, float]]
+
+
+@dataclass
+class Candidates:
+    """Chunks found by any ranker, with their fused scores (changed in place by each step)."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    chunks: dict[str, Chunk] = field(default_factory=dict)
+
+    def top(self, k: int) -> list[Chunk]:
+        """The ``k`` best chunks, best first, each carrying its fused score."""
+        order = sorted(self.scores, key=lambda cid: -self.scores[cid])[:k]
+        return [self.chunks[cid].model_copy(update={"score": round(self.scores[cid], 6)}) for cid in order]
+
+
+def fuse(rankings: list[Ranking], rrf_k: int) -> Candidates:
+    """Reciprocal-rank fusion: each ranking gives a chunk ``1 / (rrf_k + rank)``.
+
+    Args:
+        rankings: ``(chunk, score)`` lists, best first.
+        rrf_k: the fusion constant.
+
+    Returns:
+        The fused candidates.
+    """
+    found = Candidates()
+    for ranking in rankings:
+        for rank, (chunk, _score) in enumerate(ranking, start=1):
+            found.scores[chunk.id] = found.scores.get(chunk.id, 0.0) + 1.0 / (rrf_k + rank)
+            found.chunks.setdefault(chunk.id, chunk)
+    return found
+
+
+def recent_window(found: Candidates, query: str, as_of: dt.date | None, days: int) -> None:
+    """For questions about the last few days, drop chunks of articles outside the window.
+
+    ``days`` is the window (0, or no ``as_of``: no window); undated articles stay.
+    """
+    if not days or as_of is None or not asks_about_recent_days(query):
+        return
+    for cid in [c for c, chunk in found.chunks.items() if not in_recent_window(_published(chunk), as_of, days)]:
+        del found.scores[cid], found.chunks[cid]
+
+
+def add_priors(found: Candidates, query: str, as_of: dt.date | None, params: RetrievalParams) -> None:
+    """Add the speaker prior and (with ``as_of``) the recency prior to the scores, in rank-1 votes."""
+    unit = 1.0 / (params.rrf_k + 1)
+    names = speakers(query)
+    for cid, chunk in found.chunks.items():
+        if names and params.speaker_weight and quotes_speaker(chunk, names):
+            found.scores[cid] += params.speaker_weight * unit
+        if params.recency_weight and as_of is not None:
+            found.scores[cid] += params.recency_weight * unit * recency_prior(
+                _published(chunk), as_of, params.recency_tau_days
+            )
+
+
 class HybridRetriever:
     """Dense + BM25 retrieval over a ``Store``, fused, filtered and re-ranked with news priors.
 
     Args:
         store: a ``rag.store.Store`` (anything with ``dense_search``, ``all_chunks``, ``revision``).
+        params: fetch size, fusion constant, prior weights and the recent window
+            (``Settings.retrieval_params``).
         index_dir: folder where the BM25 index is saved (None: memory only).
-        fetch_k: candidates taken from each ranker.
-        rrf_k: reciprocal-rank-fusion constant.
-        recency_weight: weight of the recency prior (0 disables it), in units of a rank-1 vote.
-        recency_tau_days: decay constant of the recency prior.
-        speaker_weight: weight of the speaker prior, in units of a rank-1 vote.
-        recent_window_days: for questions about the last few days ("this week", "yesterday"),
-            only articles published at most this many days before ``as_of`` are kept (undated
-            ones too); 0 disables the window.
     """
 
-    def __init__(
-        self,
-        store: Any,
-        index_dir: Path | None = None,
-        fetch_k: int = 30,
-        rrf_k: int = 60,
-        recency_weight: float = 0.0,
-        recency_tau_days: float = 7.0,
-        speaker_weight: float = 1.0,
-        recent_window_days: int = 0,
-    ) -> None:
+    def __init__(self, store: Any, params: RetrievalParams, index_dir: Path | None = None) -> None:
         self.store = store
-        self.recent_window_days = recent_window_days
+        self.params = params
         self.index_dir = index_dir
-        self.fetch_k = fetch_k
-        self.rrf_k = rrf_k
-        self.recency_weight = recency_weight
-        self.recency_tau_days = recency_tau_days
-        self.speaker_weight = speaker_weight
         self._lexical: LexicalIndex | None = None
         self._revision: str | None = None
 
@@ -299,37 +260,13 @@ class HybridRetriever:
         if not self.lexical().chunks:
             raise StoreError("The store is empty: add articles with `newsrag ingest PATH` first.")
         keep: Callable[[Chunk], bool] | None = None if filters.empty else filters.keep
-        dense = self.store.dense_search(query, self.fetch_k, where=filters.where())
-        lexical = self.lexical().search(query, self.fetch_k, keep=keep)
+        dense = self.store.dense_search(query, self.params.fetch_k, filters=filters)
+        lexical = self.lexical().search(query, self.params.fetch_k, keep=keep)
+        found = fuse([dense, lexical], self.params.rrf_k)
+        recent_window(found, query, as_of, self.params.recent_window_days)
+        add_priors(found, query, as_of, self.params)
 
-        fused: dict[str, float] = {}
-        by_id: dict[str, Chunk] = {}
-        cosine: dict[str, float] = {}
-        for ranking in (dense, lexical):
-            for rank, (chunk, _score) in enumerate(ranking, start=1):
-                fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (self.rrf_k + rank)
-                by_id.setdefault(chunk.id, chunk)
-        for chunk, score in dense:
-            cosine[chunk.id] = score
-
-        if self.recent_window_days and as_of is not None and asks_about_recent_days(query):
-            for cid in [c for c, chunk in by_id.items()
-                        if not in_recent_window(_published(chunk), as_of, self.recent_window_days)]:
-                del fused[cid], by_id[cid]
-
-        unit = 1.0 / (self.rrf_k + 1)
-        names = speakers(query)
-        for cid, chunk in by_id.items():
-            if names and self.speaker_weight and quotes_speaker(chunk, names):
-                fused[cid] += self.speaker_weight * unit
-            if self.recency_weight and as_of is not None:
-                fused[cid] += self.recency_weight * unit * recency_prior(
-                    _published(chunk), as_of, self.recency_tau_days
-                )
-
-        order = sorted(fused, key=lambda cid: -fused[cid])[:k]
-        chunks = [by_id[cid].model_copy(update={"score": round(fused[cid], 6)}) for cid in order]
-        relevance, signals = relevance_of(
-            query, [(by_id[cid], cosine.get(cid, float("nan"))) for cid in order]
-        )
+        chunks = found.top(k)
+        cosine = {chunk.id: score for chunk, score in dense}
+        relevance, signals = relevance_of(query, [(c, cosine.get(c.id, float("nan"))) for c in chunks])
         return Retrieval(chunks=chunks, relevance=relevance, signals=signals)

@@ -21,7 +21,6 @@ index for all its clients and needs neither.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -29,12 +28,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from langchain_core.embeddings import Embeddings
 
-from langchain_core.embeddings import Embeddings  # noqa: E402
-
-from rag.errors import StoreBusy, StoreError  # noqa: E402
-from rag.types import Article, Chunk  # noqa: E402
+from rag.errors import StoreBusy, StoreError
+from rag.text import parse_date
+from rag.types import Article, Chunk, Filters
 
 _EPOCH = dt.date(1970, 1, 1)
 _STATE_ID = "state"
@@ -52,12 +50,39 @@ def published_ts(published: str | None) -> int:
     Returns:
         An int usable in Chroma range filters (``{"published_ts": {"$gte": ...}}``).
     """
-    if not published:
-        return -1
     try:
-        return (dt.date.fromisoformat(published[:10]) - _EPOCH).days
+        day = parse_date(published)
     except ValueError:
         return -1
+    return -1 if day is None else (day - _EPOCH).days
+
+
+def chroma_where(filters: Filters | None) -> dict | None:
+    """The Chroma ``where`` clause over chunk metadata equivalent to ``filters`` (None: no filter).
+
+    This is the only place that speaks Chroma's filter language; ``Filters.keep`` is the same
+    test applied to a chunk in memory.
+
+    Args:
+        filters: the restrictions, or None.
+
+    Returns:
+        A ``where`` dict, or None when nothing is restricted.
+    """
+    if filters is None:
+        return None
+    clauses: list[dict] = []
+    if filters.sources:
+        clauses.append({"source": {"$in": list(filters.sources)}})
+    if filters.article_ids:
+        clauses.append({"article_id": {"$in": list(filters.article_ids)}})
+    if filters.date_from:
+        clauses.append({"published_ts": {"$gte": (filters.date_from - _EPOCH).days}})
+    if filters.date_to:
+        clauses.append({"published_ts": {"$lte": (filters.date_to - _EPOCH).days}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def resolved_path(path: str | None) -> str:
@@ -549,23 +574,29 @@ class Store:
         )
 
     def dense_search(
-        self, query: str, k: int, where: dict | None = None
+        self, query: str, k: int, filters: Filters | None = None
     ) -> list[tuple[Chunk, float]]:
         """Top-k chunks by embedding similarity (cosine similarity in [−1, 1], best first).
 
-        ``where`` is a Chroma metadata filter over chunk metadata keys ``article_id``, ``source``,
-        ``published_ts`` (int days since epoch, for date ranges)."""
-        return self.dense_search_by_vector(self.embed_query(query), k, where)
+        Args:
+            query: the query text.
+            k: number of chunks wanted.
+            filters: metadata restrictions (sources, dates, article ids), or None.
+
+        Returns:
+            ``(chunk, cosine similarity)`` pairs, best first.
+        """
+        return self.dense_search_by_vector(self.embed_query(query), k, filters)
 
     def dense_search_by_vector(
-        self, vector: Sequence[float], k: int, where: dict | None = None
+        self, vector: Sequence[float], k: int, filters: Filters | None = None
     ) -> list[tuple[Chunk, float]]:
         """Like ``dense_search`` with a precomputed query vector.
 
         Args:
             vector: the query vector (from ``embed_query``).
             k: number of chunks wanted.
-            where: optional Chroma metadata filter.
+            filters: metadata restrictions, or None.
 
         Returns:
             ``(chunk, cosine similarity)`` pairs, best first.
@@ -577,7 +608,7 @@ class Store:
         res = self._chunks.query(
             query_embeddings=[list(vector)],
             n_results=min(k, n),
-            where=where or None,
+            where=chroma_where(filters),
             include=["documents", "metadatas", "distances"],
         )
         out: list[tuple[Chunk, float]] = []

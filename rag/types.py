@@ -5,10 +5,14 @@ These are the only data shapes that cross package boundaries (ingest -> store ->
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from rag.text import parse_date
 
 
 def content_hash(text: str, length: int = 16) -> str:
@@ -163,3 +167,62 @@ class Answer(BaseModel):
             "timings": self.timings,
             "refusal_reason": self.refusal_reason,
         }
+
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata restrictions on what an answer may draw from (the store and BM25 both apply them).
+
+    Args:
+        sources: keep only chunks of these sources (exact names).
+        date_from / date_to: inclusive publication-date range.
+        article_ids: keep only these articles.
+    """
+
+    sources: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    article_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, filters: dict | None) -> "Filters":
+        """Build from the API's ``{"sources", "date_from", "date_to", "article_ids"}`` dict.
+
+        Raises:
+            ValueError: unknown keys, or a date that is not ``YYYY-MM-DD``.
+        """
+        f = filters or {}
+        unknown = set(f) - {"sources", "date_from", "date_to", "article_ids"}
+        if unknown:
+            raise ValueError(f"unknown filter keys: {', '.join(sorted(unknown))}")
+        return cls(
+            sources=tuple(f.get("sources") or ()),
+            date_from=parse_date(f.get("date_from")),
+            date_to=parse_date(f.get("date_to")),
+            article_ids=tuple(f.get("article_ids") or ()),
+        )
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is restricted."""
+        return not (self.sources or self.date_from or self.date_to or self.article_ids)
+
+    def keep(self, chunk: Chunk) -> bool:
+        """True when ``chunk`` passes every restriction (an undated chunk fails a date range)."""
+        if self.sources and chunk.source not in self.sources:
+            return False
+        if self.article_ids and chunk.article_id not in self.article_ids:
+            return False
+        if self.date_from or self.date_to:
+            try:
+                published = parse_date(chunk.published)
+            except ValueError:
+                published = None
+            if published is None:
+                return False
+            if self.date_from and published < self.date_from:
+                return False
+            if self.date_to and published > self.date_to:
+                return False
+        return True

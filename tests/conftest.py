@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 
 import pytest
-from langchain_core.embeddings import Embeddings
 
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import rag  # noqa: F401  (applies the offline environment defaults before any library loads)
+from langchain_core.embeddings import Embeddings
 
 
 class FakeEmbeddings(Embeddings):
@@ -38,6 +35,27 @@ class FakeEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vec(text)
+
+
+def retrieval_params(**overrides):
+    """The product's retrieval parameters (``Settings().retrieval_params``), some overridden."""
+    from rag.settings import Settings
+
+    return Settings().retrieval_params.model_copy(update=overrides)
+
+
+def answer_params(**overrides):
+    """The product's answer parameters (``Settings().answer_params``), some overridden."""
+    from rag.settings import Settings
+
+    return Settings().answer_params.model_copy(update=overrides)
+
+
+def model_params(**overrides):
+    """The product's chat-model parameters (``Settings().model_params``), some overridden."""
+    from rag.settings import Settings
+
+    return Settings().model_params.model_copy(update=overrides)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """An in-memory stand-in for ``rag.store.Store`` (same reading methods), for fast answer-path tests.
 
 Chunks are runs of ``per_chunk`` sentences; dense search is exact cosine over a fake embedding;
-``where`` understands the subset of Chroma's filter language the retriever sends.
+filters apply ``Filters.keep`` (the real store's Chroma query is tested against it).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import datetime as dt
 import math
 from pathlib import Path
 
-from ingest.sentences import sentence_spans
-from rag.types import Article, Chunk, content_hash
+from rag.text import sentence_spans
+from rag.types import Article, Chunk, Filters, content_hash
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_d8ed5a87b2fc358e.txt"
 
@@ -34,23 +34,6 @@ def chunk_article(article: Article, per_chunk: int = 3) -> list[Chunk]:
     return chunks
 
 
-def _match(meta: dict, where: dict | None) -> bool:
-    if not where:
-        return True
-    if "$and" in where:
-        return all(_match(meta, w) for w in where["$and"])
-    (key, cond), = where.items()
-    value = meta.get(key)
-    if not isinstance(cond, dict):
-        return value == cond
-    (op, arg), = cond.items()
-    if op == "$in":
-        return value in arg
-    if value is None:
-        return False
-    return {"$gte": value >= arg, "$lte": value <= arg, "$eq": value == arg}[op]
-
-
 class FakeStore:
     """The reading side of ``Store`` over articles held in memory."""
 
@@ -69,15 +52,11 @@ class FakeStore:
         self.vectors = self.embeddings.embed_documents([f"{c.title}\n{c.text}" for c in self.chunks])
         self._rev += 1
 
-    def _meta(self, c: Chunk) -> dict:
-        ts = (dt.date.fromisoformat(c.published) - dt.date(1970, 1, 1)).days if c.published else None
-        return {"article_id": c.article_id, "source": c.source, "published_ts": ts}
-
-    def dense_search(self, query: str, k: int, where: dict | None = None):
+    def dense_search(self, query: str, k: int, filters: Filters | None = None):
         q = self.embeddings.embed_query(query)
         scored = []
         for c, v in zip(self.chunks, self.vectors):
-            if _match(self._meta(c), where):
+            if filters is None or filters.keep(c):
                 scored.append((c, sum(a * b for a, b in zip(q, v)) / (math.sqrt(sum(a * a for a in q)) or 1.0)))
         scored.sort(key=lambda r: -r[1])
         return scored[:k]

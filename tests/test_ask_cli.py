@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from fake_store import FakeStore, seed_article
 from rag import pipeline
+from conftest import answer_params, retrieval_params
 from rag.chain import Answerer
 from rag.retrieval import HybridRetriever
 
@@ -23,11 +24,11 @@ Q = "What did Rhodes say about Ukraine?"
 @pytest.fixture
 def app(monkeypatch, fake_embeddings, tmp_path):
     """The CLI with the store replaced by an in-memory one (extractive answers)."""
-    from rag.cli import app
+    from newsrag.cli import app
 
     def build(settings, store=None, chat_model=None):
         assert settings.llm == "extractive"
-        return Answerer(HybridRetriever(FakeStore([seed_article()], fake_embeddings), index_dir=tmp_path / "i"))
+        return Answerer(HybridRetriever(FakeStore([seed_article()], fake_embeddings), retrieval_params(), index_dir=tmp_path / "i"), None, answer_params(min_relevance=0.0))
 
     monkeypatch.setattr(pipeline, "build_answerer", build)
     pipeline._CACHE.clear()
@@ -68,12 +69,12 @@ def test_bad_options_exit_2_with_one_line(app):
 
 
 def test_empty_store_is_one_clear_line(monkeypatch, fake_embeddings, tmp_path):
-    from rag.cli import app
+    from newsrag.cli import app
 
     monkeypatch.setattr(
         pipeline,
         "build_answerer",
-        lambda settings, **kw: Answerer(HybridRetriever(FakeStore([], fake_embeddings), index_dir=tmp_path / "e")),
+        lambda settings, **kw: Answerer(HybridRetriever(FakeStore([], fake_embeddings), retrieval_params(), index_dir=tmp_path / "e"), None, answer_params(min_relevance=0.0)),
     )
     pipeline._CACHE.clear()
     result = CliRunner().invoke(app, ["ask", "--llm", "extractive", Q])
@@ -85,7 +86,7 @@ def test_empty_store_is_one_clear_line(monkeypatch, fake_embeddings, tmp_path):
 @pytest.mark.slow
 def test_real_store_extractive_answer_quotes_rhodes(tmp_path):
     """Ingest the seed with the real embedder and Chroma, then ask on the command line."""
-    exe = [sys.executable, "-m", "rag.cli"]
+    exe = [sys.executable, "-m", "newsrag"]
     env = dict(os.environ, NEWSRAG_STORE=str(tmp_path / "store"))
     ingest = subprocess.run([*exe, "ingest", str(ROOT / "seeds")], env=env, capture_output=True, text=True, cwd=ROOT)
     assert ingest.returncode == 0, ingest.stderr
@@ -127,7 +128,7 @@ def test_the_question_limit_comes_from_settings(monkeypatch, app):
 def test_a_failing_model_is_one_line_and_exit_1(monkeypatch, fake_embeddings, tmp_path):
     from langchain_core.language_models import FakeListChatModel
 
-    from rag.cli import app
+    from newsrag.cli import app
 
     class Broken(FakeListChatModel):
         def _stream(self, *args, **kwargs):
@@ -137,7 +138,7 @@ def test_a_failing_model_is_one_line_and_exit_1(monkeypatch, fake_embeddings, tm
     store = FakeStore([seed_article()], fake_embeddings)
     monkeypatch.setattr(
         pipeline, "build_answerer",
-        lambda settings, **kw: Answerer(HybridRetriever(store, index_dir=tmp_path / "b"), Broken(responses=["x"])),
+        lambda settings, **kw: Answerer(HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "b"), Broken(responses=["x"]), answer_params(min_relevance=0.0)),
     )
     pipeline._CACHE.clear()
     result = CliRunner().invoke(app, ["ask", "--llm", "extractive", Q])

@@ -6,8 +6,9 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 from fake_store import FakeStore, seed_article
+from conftest import answer_params, retrieval_params
 from rag.chain import Answerer, heuristic_standalone
-from rag.prompts import ANSWER_PROMPT
+from rag.prompt import ANSWER_PROMPT
 from rag.retrieval import HybridRetriever
 from rag.types import REFUSAL_TEXT, Answer, Article
 
@@ -34,21 +35,21 @@ class ExplodingChatModel(FakeListChatModel):
 
 @pytest.fixture
 def retriever(fake_embeddings, tmp_path):
-    return HybridRetriever(FakeStore([ARTICLE, PUTIN], fake_embeddings), index_dir=tmp_path / "bm25")
+    return HybridRetriever(FakeStore([ARTICLE, PUTIN], fake_embeddings), retrieval_params(), index_dir=tmp_path / "bm25")
 
 
 def passage_number(answerer: Answerer, query: str, needle: str) -> int:
     """The number the chain will give the passage containing ``needle``."""
-    retrieval = answerer.retriever.retrieve(query, answerer.top_k, None, None)
+    retrieval = answerer.retriever.retrieve(query, answerer.params.top_k, None, None)
     return next(p.n for p in answerer.passages(query, retrieval) if needle in p.chunk.text)
 
 
 def answerer_with(retriever, responses, **kw) -> Answerer:
-    return Answerer(retriever, FakeListChatModel(responses=responses), top_k=3, **kw)
+    return Answerer(retriever, FakeListChatModel(responses=responses), answer_params(top_k=3, min_relevance=0.0, **kw))
 
 
 def test_llm_answer_is_cited_verbatim_and_renumbered(retriever):
-    n = passage_number(Answerer(retriever, top_k=3), Q, "complete violation")
+    n = passage_number(Answerer(retriever, None, answer_params(top_k=3, min_relevance=0.0)), Q, "complete violation")
     a = answerer_with(
         retriever, [f"Rhodes said the provision of arms was a complete violation of the spirit of the ceasefire [{n}]."]
     ).ask(Q)
@@ -61,7 +62,7 @@ def test_llm_answer_is_cited_verbatim_and_renumbered(retriever):
 
 
 def test_invented_markers_are_stripped_and_unsupported_claims_dropped(retriever):
-    n = passage_number(Answerer(retriever, top_k=3), Q, "complete violation")
+    n = passage_number(Answerer(retriever, None, answer_params(top_k=3, min_relevance=0.0)), Q, "complete violation")
     raw = f"Rhodes called it a complete violation of the spirit of the ceasefire [{n}][42]. Kiev is located on the planet Mars [{n}]."
     a = answerer_with(retriever, [raw]).ask(Q)
     assert "[42]" not in a.answer and "Mars" not in a.answer
@@ -69,7 +70,7 @@ def test_invented_markers_are_stripped_and_unsupported_claims_dropped(retriever)
 
 
 def test_refusal_below_threshold_does_not_call_the_llm(retriever):
-    a = Answerer(retriever, ExplodingChatModel(responses=["x"]), min_relevance=0.5).ask(
+    a = Answerer(retriever, ExplodingChatModel(responses=["x"]), answer_params(min_relevance=0.5)).ask(
         "What is the best recipe for lasagna?"
     )
     assert not a.answerable and a.answer == REFUSAL_TEXT and a.citations == []
@@ -87,7 +88,7 @@ def test_no_surviving_claim_is_a_refusal(retriever):
 
 def test_follow_up_is_rewritten_by_the_llm_before_retrieval(retriever):
     history = [{"role": "user", "content": Q}, {"role": "assistant", "content": "Rhodes said ... [1]"}]
-    n = passage_number(Answerer(retriever, top_k=3), "What did Putin say about Ukraine?", "no troops")
+    n = passage_number(Answerer(retriever, None, answer_params(top_k=3, min_relevance=0.0)), "What did Putin say about Ukraine?", "no troops")
     a = answerer_with(
         retriever,
         ["What did Putin say about Ukraine?", f"Putin said Russia has no troops in eastern Ukraine [{n}]."],
@@ -105,7 +106,7 @@ def test_follow_up_heuristic_without_llm():
 
 
 def test_stream_yields_text_pieces_then_the_answer(retriever):
-    n = passage_number(Answerer(retriever, top_k=3), Q, "complete violation")
+    n = passage_number(Answerer(retriever, None, answer_params(top_k=3, min_relevance=0.0)), Q, "complete violation")
     items = list(
         answerer_with(retriever, [f"Rhodes said it was a complete violation of the spirit [{n}]."]).stream(Q)
     )
@@ -121,7 +122,7 @@ def test_stream_of_a_refusal_does_not_show_the_sentinel(retriever):
 
 
 def test_extractive_backend_quotes_the_best_sentence(retriever):
-    a = Answerer(retriever, None, top_k=3).ask(Q)
+    a = Answerer(retriever, None, answer_params(top_k=3, min_relevance=0.0)).ask(Q)
     assert a.answerable
     assert any("complete violation of the spirit" in c.quote for c in a.citations)
     assert a.answer.count("[1]") == 1
@@ -140,14 +141,14 @@ def test_empty_store_is_a_clear_error(fake_embeddings, tmp_path):
     from rag.errors import StoreError
 
     with pytest.raises(StoreError, match="newsrag ingest"):
-        Answerer(HybridRetriever(FakeStore([], fake_embeddings), index_dir=tmp_path / "x")).ask(Q)
+        Answerer(HybridRetriever(FakeStore([], fake_embeddings), retrieval_params(), index_dir=tmp_path / "x"), None, answer_params(min_relevance=0.0)).ask(Q)
 
 
 def test_every_refusal_says_why(retriever):
-    gate = Answerer(retriever, ExplodingChatModel(responses=["x"]), min_relevance=0.5).ask("lasagna recipe?")
+    gate = Answerer(retriever, ExplodingChatModel(responses=["x"]), answer_params(min_relevance=0.5)).ask("lasagna recipe?")
     assert gate.refusal_reason == "no_relevant_articles"
     assert answerer_with(retriever, ["NOT IN ARTICLES"]).ask(Q).refusal_reason == "not_in_articles"
     assert answerer_with(retriever, ["Bananas are yellow and tasty [1]."]).ask(Q).refusal_reason == "unsupported"
-    n = passage_number(Answerer(retriever, top_k=3), Q, "complete violation")
+    n = passage_number(Answerer(retriever, None, answer_params(top_k=3, min_relevance=0.0)), Q, "complete violation")
     ok = answerer_with(retriever, [f"Rhodes called it a complete violation of the spirit of the ceasefire [{n}]."]).ask(Q)
     assert ok.answerable and ok.refusal_reason is None

@@ -9,9 +9,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import Field
 
 from fake_store import FakeStore, seed_article
+from conftest import answer_params, retrieval_params
 from rag.chain import Answerer
 from rag.errors import BackendError, QuestionTooLong
-from rag.prompts import estimate_tokens
+from rag.prompt import estimate_tokens
 from rag.retrieval import HybridRetriever
 
 Q = "What did Rhodes say about Ukraine?"
@@ -61,11 +62,11 @@ class NoRetriever:
 
 @pytest.fixture
 def retriever(fake_embeddings, tmp_path):
-    return HybridRetriever(FakeStore([seed_article()], fake_embeddings), index_dir=tmp_path / "bm25")
+    return HybridRetriever(FakeStore([seed_article()], fake_embeddings), retrieval_params(), index_dir=tmp_path / "bm25")
 
 
 def test_a_20000_character_question_is_refused_before_anything_runs():
-    answerer = Answerer(NoRetriever(), WindowedChatModel(responses=["x"]), max_question_chars=2000)
+    answerer = Answerer(NoRetriever(), WindowedChatModel(responses=["x"]), answer_params(min_relevance=0.0, max_question_chars=2000))
     with pytest.raises(QuestionTooLong, match=r"20,020 characters long; questions can be at most 2,000"):
         answerer.ask(LONG_Q)
     with pytest.raises(QuestionTooLong):
@@ -75,7 +76,7 @@ def test_a_20000_character_question_is_refused_before_anything_runs():
 
 def test_a_question_within_the_character_limit_but_not_the_window_is_refused(retriever):
     model = WindowedChatModel(responses=["x"], n_ctx=400)
-    answerer = Answerer(retriever, model, max_question_chars=100_000, n_ctx=400, max_tokens=60)
+    answerer = Answerer(retriever, model, answer_params(min_relevance=0.0, max_question_chars=100_000, n_ctx=400, max_tokens=60))
     with pytest.raises(QuestionTooLong, match="context window"):
         answerer.ask("Rhodes Ukraine " + "word " * 500)
     assert model.sizes == []  # the model was not called
@@ -84,7 +85,7 @@ def test_a_question_within_the_character_limit_but_not_the_window_is_refused(ret
 def test_a_large_context_is_shrunk_to_fit_the_window(retriever):
     model = WindowedChatModel(responses=["Rhodes said it was a complete violation of the spirit of the ceasefire [1]."],
                               n_ctx=300)
-    answerer = Answerer(retriever, model, top_k=5, context_chars=0, n_ctx=300, max_tokens=60)
+    answerer = Answerer(retriever, model, answer_params(top_k=5, min_relevance=0.0, context_chars=0, n_ctx=300, max_tokens=60))
     a = answerer.ask(Q)
     (size,) = model.sizes
     assert size + 60 <= 300
@@ -95,9 +96,9 @@ def test_without_a_tokenizer_the_estimate_shrinks_the_context_safely(retriever):
     model = EstimatedChatModel(responses=["Rhodes said it was a complete violation of the spirit of the ceasefire [1]."],
                                n_ctx=700)
     assert not hasattr(model, "count_tokens")
-    whole = Answerer(retriever, top_k=5, context_chars=0)
+    whole = Answerer(retriever, None, answer_params(top_k=5, min_relevance=0.0, context_chars=0))
     full = sum(len(p.text) for p in whole.passages(Q, retriever.retrieve(Q, 5, None, None)))
-    a = Answerer(retriever, model, top_k=5, context_chars=0, n_ctx=700, max_tokens=60).ask(Q)
+    a = Answerer(retriever, model, answer_params(top_k=5, min_relevance=0.0, context_chars=0, n_ctx=700, max_tokens=60)).ask(Q)
     (prompt,) = model.prompts
     assert estimate_tokens(prompt) + 60 <= 700 and words(prompt) + 60 <= 700
     assert len(prompt[-1].content) < full  # whole chunks would not fit: the context was cut
@@ -123,7 +124,7 @@ def test_long_chat_history_is_shrunk_for_the_rewrite(retriever):
                    "Rhodes said it was a complete violation of the spirit of the ceasefire [1]."],
         n_ctx=400,
     )
-    answerer = Answerer(retriever, model, top_k=3, n_ctx=400, max_tokens=60)
+    answerer = Answerer(retriever, model, answer_params(top_k=3, min_relevance=0.0, n_ctx=400, max_tokens=60))
     a = answerer.ask("and what else?", history=history)
     assert len(model.sizes) == 2 and all(s + 60 <= 400 for s in model.sizes)
     assert a.standalone_question == Q and a.answerable
@@ -136,11 +137,11 @@ def test_any_model_failure_is_one_backend_error_line(retriever):
             yield  # pragma: no cover
 
     with pytest.raises(BackendError) as err:
-        Answerer(retriever, Broken(responses=["x"]), top_k=3).ask(Q)
+        Answerer(retriever, Broken(responses=["x"]), answer_params(top_k=3, min_relevance=0.0)).ask(Q)
     assert str(err.value) == "The language model failed: RuntimeError: GGML_ASSERT failed"
 
 
 def test_a_setting_that_leaves_no_room_for_the_prompt_is_named(retriever):
-    answerer = Answerer(retriever, WindowedChatModel(responses=["x"]), n_ctx=512, max_tokens=500)
+    answerer = Answerer(retriever, WindowedChatModel(responses=["x"]), answer_params(min_relevance=0.0, n_ctx=512, max_tokens=500))
     with pytest.raises(BackendError, match=r"max_tokens \(500\) leaves too little"):
         answerer.ask(Q)

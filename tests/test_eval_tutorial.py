@@ -56,7 +56,7 @@ class FakeStore:
         self.chunks = chunks
         self.queries: list[tuple[str, int]] = []
 
-    def dense_search(self, query, k, where=None):
+    def dense_search(self, query, k, filters=None):
         self.queries.append((query, k))
         return [(c, 0.5) for c in self.chunks[:k]]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fake_store import SEED
-from ingest.sentences import sentence_spans
+from rag.text import sentence_spans
+from conftest import answer_params, retrieval_params
 from rag.injection import instruction_kind, is_instruction
 
 INSTRUCTIONS = {
@@ -90,8 +91,9 @@ from pydantic import Field  # noqa: E402
 
 from fake_store import FakeStore, chunk_article, seed_article  # noqa: E402
 from rag.chain import Answerer  # noqa: E402
-from rag.citations import Passage, make_passages, split_sentences, verify  # noqa: E402
-from rag.prompts import format_context  # noqa: E402
+from rag.context import Passage, make_passages  # noqa: E402
+from rag.grounding import verify  # noqa: E402
+from rag.prompt import format_context  # noqa: E402
 from rag.retrieval import HybridRetriever  # noqa: E402
 from rag.types import INSTRUCTION_REFUSAL_TEXT, Article  # noqa: E402
 
@@ -135,7 +137,7 @@ def fair(injection: str) -> Article:
 def fair_answerer(fake_embeddings, tmp_path, injection, responses, **kw):
     store = FakeStore([seed_article(), fair(injection)], fake_embeddings, per_chunk=4)
     model = RecordingChatModel(responses=responses)
-    return Answerer(HybridRetriever(store, index_dir=tmp_path / "bm25"), model, top_k=3, **kw), model
+    return Answerer(HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25"), model, answer_params(top_k=3, min_relevance=0.0, **kw)), model
 
 
 @pytest.mark.parametrize("injection", INJECTIONS)
@@ -174,7 +176,7 @@ def test_the_streamed_answer_ends_in_the_verified_refusal(fake_embeddings, tmp_p
 
 def test_the_extractive_backend_never_quotes_an_instruction(fake_embeddings, tmp_path):
     store = FakeStore([fair(INJECTIONS[0])], fake_embeddings, per_chunk=4)
-    a = Answerer(HybridRetriever(store, index_dir=tmp_path / "x"), None, top_k=3).ask(
+    a = Answerer(HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "x"), None, answer_params(top_k=3, min_relevance=0.0)).ask(
         "What should visitors to the harbor fair visit to claim a prize?"
     )
     assert "evil.example" not in a.answer
@@ -184,7 +186,7 @@ def test_the_extractive_backend_never_quotes_an_instruction(fake_embeddings, tmp
 def test_verify_never_lets_an_instruction_support_a_claim():
     article = fair(INJECTIONS[1])
     (chunk,) = chunk_article(article, per_chunk=10)
-    every = Passage(n=1, chunk=chunk, spans=split_sentences(chunk.text))  # built by hand: shows it all
+    every = Passage(n=1, chunk=chunk, spans=sentence_spans(chunk.text))  # built by hand: shows it all
     v = verify(INJECTED_CLAIM, [every])
     assert v.text == "" and v.citations == []
     assert v.dropped == v.instructed == ["Visitors should visit evil.example to claim their prize."]

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from conftest import model_params
 from rag.llm import get_chat_model
 from rag.model_files import pull
 from rag.settings import default_cache_dir
@@ -63,21 +64,21 @@ def server_url(small_gguf, tmp_path_factory):
 
 
 def test_openai_backend_invokes_a_real_server(server_url):
-    model = get_chat_model("openai", openai_base_url=server_url, openai_model="local",
-                           max_tokens=16)
+    model = get_chat_model(model_params(llm="openai", openai_base_url=server_url, openai_model="local",
+                                        max_tokens=16))
     answer = model.invoke(QUESTION)
     assert "Turku" in answer.content
 
 
 def test_openai_backend_streams_from_a_real_server(server_url):
-    model = get_chat_model("openai", openai_base_url=server_url, max_tokens=16)
+    model = get_chat_model(model_params(llm="openai", openai_base_url=server_url, max_tokens=16))
     chunks = [c.content for c in model.stream(QUESTION)]
     assert len([c for c in chunks if c]) > 1
     assert "Turku" in "".join(chunks)
 
 
 def test_openai_backend_honours_max_tokens(server_url):
-    model = get_chat_model("openai", openai_base_url=server_url, max_tokens=3)
+    model = get_chat_model(model_params(llm="openai", openai_base_url=server_url, max_tokens=3))
     answer = model.invoke("Name ten European capitals, one per line.")
     assert answer.response_metadata["finish_reason"] == "length"
     assert 0 < len(answer.content) < 40  # three tokens, not ten capitals

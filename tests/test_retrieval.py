@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from fake_store import FakeStore, seed_article
+from conftest import retrieval_params
 from rag.lexical import LexicalIndex, content_words
-from rag.retrieval import Filters, HybridRetriever, asks_about_recent_days, recency_prior, speakers
-from rag.types import Article
+from rag.retrieval import HybridRetriever, asks_about_recent_days, recency_prior, speakers
+from rag.types import Article, Filters
 
 PUTIN = Article(
     id="putin-1",
@@ -66,7 +67,7 @@ def test_speakers_are_found_in_questions():
 
 
 def test_speaker_chunk_ranks_first(store, tmp_path):
-    r = HybridRetriever(store, index_dir=tmp_path / "bm25")
+    r = HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25")
     got = r.retrieve("What did Rhodes say about Ukraine?", k=3)
     assert "complete violation of the spirit" in got.chunks[0].text
     got = r.retrieve("What did Putin say about sanctions?", k=3)
@@ -74,7 +75,7 @@ def test_speaker_chunk_ranks_first(store, tmp_path):
 
 
 def test_filters_apply_to_both_rankers(store, tmp_path):
-    r = HybridRetriever(store, index_dir=tmp_path / "bm25")
+    r = HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25")
     only_ap = r.retrieve("Ukraine ceasefire storm", k=10, filters=Filters.from_dict({"sources": ["AP"]}))
     assert only_ap.chunks and {c.source for c in only_ap.chunks} == {"AP"}
     dated = r.retrieve(
@@ -87,16 +88,10 @@ def test_filters_apply_to_both_rankers(store, tmp_path):
         Filters.from_dict({"colour": "red"})
 
 
-def test_where_clause_matches_keep_semantics():
-    f = Filters.from_dict({"sources": ["AP"], "date_from": "2022-06-01"})
-    assert f.where() == {"$and": [{"source": {"$in": ["AP"]}}, {"published_ts": {"$gte": 19144}}]}
-    assert Filters().where() is None
-
-
 def test_recency_prior_prefers_recent_articles(store, tmp_path):
     q = "storm coast Florida flooding power"
-    plain = HybridRetriever(store, index_dir=tmp_path / "a").retrieve(q, k=2)
-    recent = HybridRetriever(store, index_dir=tmp_path / "b", recency_weight=1.0).retrieve(
+    plain = HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "a").retrieve(q, k=2)
+    recent = HybridRetriever(store, retrieval_params(recency_weight=1.0), index_dir=tmp_path / "b").retrieve(
         q, k=2, as_of=dt.date(2022, 6, 16)
     )
     assert recent.chunks[0].article_id == "storm-new"
@@ -109,11 +104,11 @@ def test_recency_prior_prefers_recent_articles(store, tmp_path):
 
 def test_bm25_index_is_persisted_and_rebuilt_when_the_store_changes(store, tmp_path, fake_embeddings):
     folder = tmp_path / "bm25"
-    r = HybridRetriever(store, index_dir=folder)
+    r = HybridRetriever(store, retrieval_params(), index_dir=folder)
     r.retrieve("Ukraine", k=2)
     assert (folder / "revision.json").exists()
     calls = store.all_chunks_calls
-    HybridRetriever(store, index_dir=folder).retrieve("Ukraine", k=2)  # loaded, not rebuilt
+    HybridRetriever(store, retrieval_params(), index_dir=folder).retrieve("Ukraine", k=2)  # loaded, not rebuilt
     assert store.all_chunks_calls == calls
     assert r.retrieve("volcano eruption Iceland", k=2).chunks[0].article_id != "volcano"
     store.add(Article(id="volcano", title="Volcano erupts", text="A volcano erupted in Iceland on Sunday.", source="AP"))
@@ -123,7 +118,7 @@ def test_bm25_index_is_persisted_and_rebuilt_when_the_store_changes(store, tmp_p
 
 
 def test_relevance_separates_on_and_off_topic(store, tmp_path):
-    r = HybridRetriever(store, index_dir=tmp_path / "bm25")
+    r = HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25")
     on = r.retrieve("What did Rhodes say about the Ukraine ceasefire?", k=3).relevance
     off = r.retrieve("Who won the 1998 football world cup in Paris?", k=3).relevance
     assert on > off
@@ -133,7 +128,7 @@ def test_questions_about_the_last_days_only_see_articles_of_those_days(store, tm
     assert asks_about_recent_days("Which storm hit Florida this week?")
     assert asks_about_recent_days("What did Putin say on Tuesday?")
     assert not asks_about_recent_days("Which storm hit Florida in May?")
-    retriever = HybridRetriever(store, index_dir=tmp_path / "w", recent_window_days=10)
+    retriever = HybridRetriever(store, retrieval_params(recent_window_days=10), index_dir=tmp_path / "w")
     june16 = dt.date(2022, 6, 16)
     week = retriever.retrieve("Which storm hit the coast of Florida this week?", k=5, as_of=june16)
     assert {c.article_id for c in week.chunks} == {"storm-new"}
@@ -144,6 +139,6 @@ def test_questions_about_the_last_days_only_see_articles_of_those_days(store, tm
     assert retriever.retrieve("Which storm hit Florida this week?", k=5, as_of=dt.date(2023, 1, 1)).chunks == []
     # undated articles are kept: their age is unknown
     undated = Article(id="undated", title="Storm news", text="A storm hit the coast of Florida.", published=None)
-    other = HybridRetriever(FakeStore([STORM_OLD, undated], fake_embeddings), index_dir=tmp_path / "u",
-                            recent_window_days=10)
+    other = HybridRetriever(FakeStore([STORM_OLD, undated], fake_embeddings),
+                            retrieval_params(recent_window_days=10), index_dir=tmp_path / "u")
     assert [c.article_id for c in other.retrieve("storm Florida this week", k=5, as_of=june16).chunks] == ["undated"]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from ingest.chunking import chunk_article
-from rag.store import Store, published_ts
-from rag.types import Article
+import datetime as dt
+
+import pytest
+
+from rag.store import Store, chroma_where, published_ts
+from rag.types import Article, Filters
 
 
 def _store(tmp_path, emb, name="news"):
@@ -50,9 +54,9 @@ def test_where_filter_and_all_chunks(tmp_path, fake_embeddings):
     b = _article("b2", text="A different story about the weather in Kyiv today.", source="AP", published=None)
     for art in (a, b):
         store.put_article(art, chunk_article(art, 100, 0))
-    hits = store.dense_search("Kyiv", k=10, where={"source": "AP"})
+    hits = store.dense_search("Kyiv", k=10, filters=Filters(sources=("AP",)))
     assert {c.article_id for c, _ in hits} == {"b2"}
-    hits = store.dense_search("Kyiv", k=10, where={"published_ts": {"$gte": 19000}})
+    hits = store.dense_search("Kyiv", k=10, filters=Filters(date_from=dt.date(2022, 1, 8)))
     assert {c.article_id for c, _ in hits} == {"a1"}
     chunks = store.all_chunks()
     assert {c.article_id for c in chunks} == {"a1", "b2"}
@@ -100,3 +104,37 @@ def test_reopen_persists(tmp_path, fake_embeddings):
 def test_published_ts():
     assert published_ts(None) == -1 and published_ts("garbage") == -1
     assert published_ts("1970-01-02") == 1
+
+
+COMBINED = [
+    Filters(),
+    Filters(sources=("AP",)),
+    Filters(sources=("AP", "CNN"), date_from=dt.date(2022, 6, 1)),
+    Filters(date_from=dt.date(2022, 6, 1), date_to=dt.date(2022, 6, 30)),
+    Filters(article_ids=("a1", "c3"), date_to=dt.date(2022, 6, 30)),
+    Filters(sources=("CNN",), article_ids=("a1", "b2", "d4"), date_from=dt.date(2022, 1, 1), date_to=dt.date(2022, 12, 31)),
+]
+
+
+@pytest.mark.parametrize("filters", COMBINED)
+def test_combined_filters_in_chroma_keep_what_filters_keep_keeps(tmp_path, fake_embeddings, filters):
+    """The store's Chroma query and ``Filters.keep`` (used by BM25 and the fakes) agree."""
+    store = _store(tmp_path, fake_embeddings)
+    arts = [
+        _article("a1", source="CNN", published="2022-06-17"),
+        _article("b2", text="Weather in Kyiv today. Rain later.", source="AP", published=None),
+        _article("c3", text="Storm on the coast. Kyiv calm.", source="AP", published="2022-05-30"),
+        _article("d4", text="Kyiv markets rally. Prices rise.", source="CNN", published="2022-07-01"),
+        _article("e5", text="A quiet day in Kyiv. Nothing else.", source="Reuters", published="2022-06-02"),
+    ]
+    for art in arts:
+        store.put_article(art, chunk_article(art, 100, 0))
+    every = store.all_chunks()
+    hits = store.dense_search("Kyiv", k=len(every), filters=filters)
+    assert {c.id for c, _ in hits} == {c.id for c in every if filters.keep(c)}
+
+
+def test_chroma_where_is_built_in_the_store_only():
+    f = Filters(sources=("AP",), date_from=dt.date(2022, 6, 1))
+    assert chroma_where(f) == {"$and": [{"source": {"$in": ["AP"]}}, {"published_ts": {"$gte": 19144}}]}
+    assert chroma_where(Filters()) is None and chroma_where(None) is None
