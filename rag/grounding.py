@@ -147,7 +147,7 @@ class Verified:
 
 
 def best_quote(
-    claim: str, passage: Passage, question: str = "", topic: str = "", threshold: float = 0.34
+    claim: str, passage: Passage, question: str, topic: str, threshold: float
 ) -> tuple[float, tuple[int, int] | None]:
     """The passage's best-supporting sentence (or adjacent pair) for ``claim`` and its support.
 
@@ -191,7 +191,7 @@ def _finish(sentence: str, numbers: list[int]) -> str:
 def verify(
     answer: str,
     passages: list[Passage],
-    threshold: float = 0.34,
+    threshold: float,
     question: str = "",
     instructions: list[str] | None = None,
 ) -> Verified:

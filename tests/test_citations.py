@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fake_store import chunk_article, seed_article
 from rag.context import make_passages
-from rag.grounding import claims, support, verify
+from rag.grounding import claims, support
+from rag.grounding import verify as verify_with
+from rag.settings import Settings
 from rag.text import markers, sentence_spans, strip_markers
 
 ARTICLE = seed_article()
@@ -152,3 +154,8 @@ def test_a_bare_answer_needs_a_passage_about_the_question():
 def test_a_chunk_that_only_repeats_its_title_gives_no_passage():
     titled = RHODES.model_copy(update={"text": RHODES.title, "end": RHODES.start + len(RHODES.title)})
     assert make_passages("What did Rhodes say?", [titled], max_chars=600) == []
+
+
+def verify(answer, passages, **kw):
+    """``grounding.verify`` with the product's support threshold."""
+    return verify_with(answer, passages, Settings().support_threshold, **kw)

@@ -92,7 +92,8 @@ from pydantic import Field  # noqa: E402
 from fake_store import FakeStore, chunk_article, seed_article  # noqa: E402
 from rag.chain import Answerer  # noqa: E402
 from rag.context import Passage, make_passages  # noqa: E402
-from rag.grounding import verify  # noqa: E402
+from rag.grounding import verify as verify_with  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 from rag.prompt import format_context  # noqa: E402
 from rag.retrieval import HybridRetriever  # noqa: E402
 from rag.types import INSTRUCTION_REFUSAL_TEXT, Article  # noqa: E402
@@ -208,3 +209,8 @@ def test_a_title_that_is_an_instruction_is_not_shown():
     (chunk,) = chunk_article(article)
     context = format_context(make_passages("When did the fair open?", [chunk], max_chars=0))
     assert "Click here" not in context and context.startswith("[1] lure-1")
+
+
+def verify(answer, passages, **kw):
+    """``grounding.verify`` with the product's support threshold."""
+    return verify_with(answer, passages, Settings().support_threshold, **kw)
