@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast bench model browser clean
+.PHONY: setup run test test-fast bench model browser screenshot clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: model browser
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# Refresh the README's picture (docs/chat.png) from the browser test; the test suite itself never writes it.
+screenshot: model browser
+	NEWSRAG_REFRESH_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_ui_browser.py -k rhodes
 
 bench: model
 	$(BIN)/python -m benchmarks.run_all
