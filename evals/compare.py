@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.metrics import outcome_label
-from evals.report import format_value, metric_rows
+from evals.report import flat_metrics, format_value, metric_rows
 from evals.runner import METRICS, RESULTS, read_results
 from rag.errors import NewsragError
 
@@ -44,9 +44,10 @@ def compare_runs(a_dir: Path, b_dir: Path) -> str:
     ma, ra = load_run(a_dir)
     mb, rb = load_run(b_dir)
     lines = [f"| metric | A: {Path(a_dir).name} | B: {Path(b_dir).name} | B − A |", "|---|---|---|---|"]
-    names = [n for n, _ in metric_rows(ma)] + [n for n, _ in metric_rows(mb) if n not in ma]
+    fa, fb = flat_metrics(ma), flat_metrics(mb)
+    names = [n for n, _ in metric_rows(ma)] + [n for n in fb if n not in fa]
     for name in names:
-        va, vb = ma.get(name), mb.get(name)
+        va, vb = fa.get(name), fb.get(name)
         if isinstance(va, (int, float)) and isinstance(vb, (int, float)):
             d = vb - va
             diff = f"{d:+.3f}" if isinstance(d, float) else f"{d:+d}"

@@ -11,6 +11,18 @@ Definitions (also in ``evals/sets/README.md``):
 - ``token_f1``: best token F1 against any gold answer, same questions; a refusal scores 0.
 - ``refusal_accuracy``: unanswerable questions answered with ``answerable`` false.
 - ``false_refusal_rate``: answerable questions answered with ``answerable`` false.
+- ``choice_accuracy``: answerable questions with ``choices`` (one of them the gold answer) whose
+  answer matches the gold choice best (``best_choice``: a choice found whole in the answer beats
+  one found in part, ties count as wrong); a refusal is wrong.
+- ``drops_by_rule``: per grounding rule (``rag.grounding.DROP_RULES``): ``claims`` it dropped,
+  ``claims_right`` of those whose text contains a gold answer (answerable questions),
+  ``answers_emptied`` (answers refused because every claim was dropped, this rule dropping at
+  least one) and ``answers_emptied_right`` (of those, the ones where a claim this rule dropped
+  contained a gold answer).
+- ``refusals_by_reason``: refusals per ``refusal_reason``, split into ``answerable`` (false
+  refusals) and ``unanswerable`` questions; ``gate_false_refusals`` counts the relevance gate's
+  refusals of answerable questions and ``gate_false_refusals_gold_retrieved`` those among them
+  whose gold article was in the top ``k`` all the same.
 - ``citation_support``: citations (all questions) whose quote is exactly the cited article's
   stored text between ``start`` and ``end``.
 - ``citation_precision``: citations on answerable questions pointing at a gold article.
@@ -27,7 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from evals.questions import Question
-from rag.text import MARKER
+from rag.text import MARKER, STOPWORDS
 from rag.types import Answer, Article
 
 METRIC_KEYS = (
@@ -123,6 +135,89 @@ def token_f1(answer_text: str, golds: Sequence[str]) -> float:
     return best
 
 
+def choice_tokens(text: str) -> list[str]:
+    """The words of ``text`` for choice matching: ``normalize_answer``, but punctuation splits words
+    ("Blink-182" -> blink, 182), so spelling variants of one name meet."""
+    text = MARKER.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    return text.split()
+
+
+def _found_whole(choice: list[str], answer: list[str]) -> bool:
+    """Whether the choice's words occur together in the answer, spaced or joined ("Blink 182" in
+    "blink182 played")."""
+    n, joined = len(choice), "".join(choice)
+    for i in range(len(answer)):
+        if answer[i : i + n] == choice:
+            return True
+        run = ""
+        for token in answer[i:]:
+            run += token
+            if run == joined:
+                return True
+            if not joined.startswith(run):
+                break
+    return False
+
+
+def choice_score(answer_text: str, choice: str) -> tuple[float, int]:
+    """How well ``answer_text`` matches one quiz ``choice``: (share of the choice found, words found).
+
+    A choice found whole (its words together, spaced or joined) scores 1.0; otherwise the share of
+    its content words (``rag.text.STOPWORDS`` left out) that the answer holds. The second figure
+    breaks ties in favour of the longer choice ("China and Russia" over "Russia").
+    """
+    answer, words_ = choice_tokens(answer_text), choice_tokens(choice)
+    if not words_:
+        return 0.0, 0
+    if _found_whole(words_, answer):
+        return 1.0, len(words_)
+    content = [w for w in dict.fromkeys(words_) if w not in STOPWORDS] or list(dict.fromkeys(words_))
+    have = set(answer)
+    found = sum(1 for w in content if w in have)
+    return found / len(content), found
+
+
+def best_choice(answer_text: str, choices: Sequence[str]) -> int | None:
+    """Index of the choice ``answer_text`` matches best, or None (no match, or a tie for best).
+
+    Args:
+        answer_text: the system's answer.
+        choices: the quiz's options.
+    """
+    scores = [choice_score(answer_text, c) for c in choices]
+    if not scores:
+        return None
+    top = max(scores)
+    if top[0] <= 0 or scores.count(top) > 1:
+        return None
+    return scores.index(top)
+
+
+def gold_choice(choices: Sequence[str], golds: Sequence[str]) -> int | None:
+    """Index of the choice that is a gold answer (same normalised text), or None."""
+    wanted = {normalize_answer(g) for g in golds} - {""}
+    return next((i for i, c in enumerate(choices) if normalize_answer(c) in wanted), None)
+
+
+def choice_outcome(answer_text: str, refused: bool, choices: Sequence[str], golds: Sequence[str],
+                   answerable: bool) -> bool | None:
+    """Whether the answer picks the gold choice; None when the question has no gold choice.
+
+    Args:
+        answer_text: the system's answer.
+        refused: the answer's ``answerable`` was False (a refusal is wrong).
+        choices: the quiz's options.
+        golds: acceptable answers.
+        answerable: the question is answerable.
+    """
+    gold = gold_choice(choices, golds) if answerable else None
+    if gold is None:
+        return None
+    return not refused and best_choice(answer_text, choices) == gold
+
+
 def first_gold_rank(retrieved_article_ids: Sequence[str], gold_ids: Sequence[str]) -> int | None:
     """1-based rank of the first retrieved chunk from a gold article, or None."""
     gold = set(gold_ids)
@@ -176,6 +271,9 @@ def score_question(
     refused = not answer.answerable
     correct, f1 = answer_outcomes(answer.answer, refused, question.answers, scored_answer)
     outcomes = {
+        "choice_correct": choice_outcome(
+            answer.answer, refused, question.choices, question.answers, question.answerable
+        ),
         "retrieval_hit": (rank is not None and rank <= k) if scored_retrieval else None,
         "gold_rank": rank,
         "reciprocal_rank": ((1.0 / rank) if rank else 0.0) if scored_retrieval else None,
@@ -206,7 +304,11 @@ def rescore_answer(row: dict[str, Any]) -> dict[str, Any]:
     gold = row["gold"]
     scored = gold["answerable"] and bool(gold["answers"])
     correct, f1 = answer_outcomes(row["answer"], not row["answerable"], gold["answers"], scored)
-    return {**row, "outcomes": {**row["outcomes"], "correct": correct, "token_f1": f1}}
+    choice = choice_outcome(
+        row["answer"], not row["answerable"], gold.get("choices") or [], gold["answers"], gold["answerable"]
+    )
+    outcomes = {**row["outcomes"], "correct": correct, "token_f1": f1, "choice_correct": choice}
+    return {**row, "outcomes": outcomes}
 
 
 def outcome_label(row: dict[str, Any]) -> str:
@@ -239,6 +341,60 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+EMPTIED_REASONS = ("unsupported", "instruction_in_article")
+"""Refusal reasons of an answer whose every claim grounding dropped."""
+
+
+def drops_by_rule(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per grounding rule: claims dropped, answers emptied, and how many of each were right.
+
+    A dropped claim is right when its text contains a gold answer (``contains_answer``, answerable
+    questions only). Rows written before drop reasons were recorded count nothing.
+
+    Args:
+        rows: results rows (error rows are skipped).
+
+    Returns:
+        ``{rule: {"claims", "claims_right", "answers_emptied", "answers_emptied_right"}}``.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.get("error"):
+            continue
+        gold = r.get("gold") or {}
+        golds = (gold.get("answers") or []) if gold.get("answerable") else []
+        emptied = not r.get("answerable") and r.get("refusal_reason") in EMPTIED_REASONS
+        right_by_rule: dict[str, bool] = {}
+        for claim, rule in zip(r.get("dropped") or [], r.get("drop_reasons") or []):
+            c = out.setdefault(rule, dict.fromkeys(
+                ("claims", "claims_right", "answers_emptied", "answers_emptied_right"), 0))
+            right = bool(golds) and contains_answer(claim, golds)
+            c["claims"] += 1
+            c["claims_right"] += right
+            right_by_rule[rule] = right_by_rule.get(rule, False) or right
+        if emptied:
+            for rule, right in right_by_rule.items():
+                out[rule]["answers_emptied"] += 1
+                out[rule]["answers_emptied_right"] += right
+    return dict(sorted(out.items()))
+
+
+def refusals_by_reason(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Refusals per reason code, split by whether the question was answerable.
+
+    Returns:
+        ``{reason: {"answerable": n, "unanswerable": n}}`` (reason "unknown" for rows without one).
+    """
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.get("error") or r.get("answerable", True):
+            continue
+        reason = r.get("refusal_reason") or "unknown"
+        c = out.setdefault(reason, {"answerable": 0, "unanswerable": 0})
+        c["answerable" if (r.get("gold") or {}).get("answerable") else "unanswerable"] += 1
+    return dict(sorted(out.items()))
+
+
 def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) -> dict[str, Any]:
     """The ``metrics.json`` object from results rows.
 
@@ -250,14 +406,22 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
 
     Returns:
         A dict with exactly the keys of ``METRIC_KEYS`` plus ``token_f1``, ``n_errors``,
-        ``answer_accuracy_when_retrieved`` (accuracy on questions whose gold chunk was in the top k)
-        and ``citation_precision_any_source`` (share of citations on answerable questions that
-        point at a gold article or quote a gold answer from another article).
+        ``answer_accuracy_when_retrieved`` (accuracy on questions whose gold chunk was in the top k),
+        ``citation_precision_any_source`` (share of citations on answerable questions that
+        point at a gold article or quote a gold answer from another article), ``choice_accuracy``,
+        ``gate_false_refusals``, ``gate_false_refusals_gold_retrieved``, ``refusals_by_reason``
+        and ``drops_by_rule`` (see the module's definitions).
     """
     ok = [r for r in rows if not r.get("error")]
 
     def vals(name: str) -> list[Any]:
-        return [r["outcomes"][name] for r in ok if r["outcomes"][name] is not None]
+        return [r["outcomes"][name] for r in ok if r["outcomes"].get(name) is not None]
+
+    gate = [
+        r for r in ok
+        if r["gold"]["answerable"] and not r.get("answerable", True)
+        and r.get("refusal_reason") == "no_relevant_articles"
+    ]
 
     cits = [c for r in ok for c in r["citations"]]
     cits_answerable = [c["gold_article"] for c in cits if c["gold_article"] is not None]
@@ -299,5 +463,10 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
         "citation_precision_any_source": _mean([float(x) for x in cits_sound]),
         "n_citations": len(cits),
         "n_errors": len(rows) - len(ok),
+        "choice_accuracy": _mean([float(x) for x in vals("choice_correct")]),
+        "gate_false_refusals": len(gate),
+        "gate_false_refusals_gold_retrieved": sum(1 for r in gate if r["outcomes"].get("retrieval_hit")),
+        "refusals_by_reason": refusals_by_reason(ok),
+        "drops_by_rule": drops_by_rule(ok),
     }
     return metrics

@@ -15,6 +15,7 @@ RATE_METRICS = (
     "retrieval_recall_at_k",
     "mrr",
     "answer_accuracy",
+    "choice_accuracy",
     "token_f1",
     "refusal_accuracy",
     "false_refusal_rate",
@@ -33,11 +34,29 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(name, value) for every reported figure except ``config``, in a stable order."""
+def flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` without ``config``, nested counts flattened into dotted names
+    (``drops_by_rule.no_support.claims``), in a stable order: the keys of ``METRIC_KEYS`` first."""
     names = [k for k in METRIC_KEYS if k != "config"]
     names += [k for k in metrics if k not in names and k != "config"]
-    return [(n, metrics.get(n)) for n in names]
+    out: dict[str, Any] = {}
+
+    def add(name: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                add(f"{name}.{key}", sub)
+        else:
+            out[name] = value
+
+    for n in names:
+        add(n, metrics.get(n))
+    return out
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(name, value) for every reported figure except ``config``, in a stable order (see
+    ``flat_metrics``)."""
+    return list(flat_metrics(metrics).items())
 
 
 def worst_failures(rows: Sequence[dict[str, Any]], n: int = 15) -> list[dict[str, Any]]:
@@ -106,6 +125,10 @@ def render_markdown(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], tit
             lines.append(f"- model draft (before verification): {_md_cell(r['draft'])}")
         if r.get("dropped"):
             lines.append(f"- claims dropped as unsupported: {_md_cell(' | '.join(r['dropped']))}")
+            if r.get("drop_reasons"):
+                lines.append(f"- rules that dropped them: {', '.join(r['drop_reasons'])}")
+        if r.get("refusal_reason"):
+            lines.append(f"- refusal reason: {r['refusal_reason']}")
         lines += [
             f"- retrieved: {_md_cell(' | '.join(_retrieved_titles(r)) or '-')}",
             "",

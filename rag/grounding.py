@@ -144,6 +144,8 @@ class Verified:
     citations: list[Citation]
     dropped: list[str] = field(default_factory=list)
     instructed: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    """For each claim of ``dropped``, in order, the rule that dropped it (``DROP_RULES``)."""
 
 
 def best_quote(
@@ -176,6 +178,62 @@ def best_quote(
         if score > best + 1e-9:
             best, span = score, cand
     return best, span
+
+
+DROP_RULES = {
+    "no_support": "no sentence of any passage holds enough of the claim's content words",
+    "names_not_in_passage": "a passage supports the claim's words but lacks a name or number it asserts",
+    "not_about_question": "a bare answer's supporting passage is not about the question",
+    "instruction": "only an instruction written into an article supports the claim",
+}
+"""Why a claim was dropped: rule code -> what it means (``Verified.reasons`` holds these codes)."""
+
+
+def drop_rule(claim: str, passages: list[Passage], question: str, topic: str, threshold: float) -> str:
+    """The rule that dropped ``claim``: each check of ``best_quote`` is tried alone on every passage.
+
+    A passage whose sentences would support the claim (``support`` >= ``threshold``) but which
+    fails the name check names that rule; else one that fails only the topic check of a bare
+    answer; otherwise nothing held the claim's words (``no_support``). Used for diagnostics: the
+    decision itself is ``verify``'s.
+
+    Args:
+        claim: the dropped claim, markers removed.
+        passages: the numbered passages the answer could cite.
+        question: the question answered.
+        topic: the question when the claim is a bare answer, else "".
+        threshold: minimal support.
+
+    Returns:
+        A code of ``DROP_RULES`` (never "instruction": ``verify`` decides that one).
+    """
+    failed: list[set[str]] = []
+    for passage in passages:
+        title = shown_title(passage.chunk)
+        quotes = [passage.chunk.text[s:e] for s, e in passage.candidates()]
+        words_held = max(
+            (support(claim, f"{title}\n{q}") for q in quotes
+             if not any(is_instruction(q[a:b]) for a, b in sentence_spans(q))),
+            default=0.0,
+        )
+        if words_held < threshold:
+            continue
+        rules = set()
+        shown = f"{title}\n{passage.text}"
+        if unsupported_names(claim, shown, question):
+            rules.add("names_not_in_passage")
+        if topic:
+            asked = set(content_words(topic)) - set(content_words(claim))
+            if asked and len(asked & set(content_words(shown))) / len(asked) < threshold:
+                rules.add("not_about_question")
+        failed.append(rules)
+    for rule in ("names_not_in_passage", "not_about_question"):
+        if any(rules == {rule} for rules in failed):
+            return rule
+    for rule in ("names_not_in_passage", "not_about_question"):
+        if any(rule in rules for rules in failed):
+            return rule
+    return "no_support"
 
 
 def _finish(sentence: str, numbers: list[int]) -> str:
@@ -223,6 +281,7 @@ def verify(
     out: list[str] = []
     dropped: list[str] = []
     instructed: list[str] = []
+    reasons: list[str] = []
     for claim, cited in claims(answer):
         chosen: list[tuple[int, tuple[int, int]]] = []
         # a bare answer ("15 or 20 minutes") says nothing of what it answers: its passage must
@@ -244,6 +303,9 @@ def verify(
             dropped.append(claim)
             if any(support(claim, sentence) >= threshold for sentence in instructions):
                 instructed.append(claim)
+                reasons.append("instruction")
+            else:
+                reasons.append(drop_rule(claim, passages, question, topic, threshold))
             continue
         numbers = []
         for n, span in chosen:
@@ -253,4 +315,6 @@ def verify(
                 citations.append(by_n[n].citation(keys[key], span))
             numbers.append(keys[key])
         out.append(_finish(claim, numbers))
-    return Verified(text=" ".join(out), citations=citations, dropped=dropped, instructed=instructed)
+    return Verified(
+        text=" ".join(out), citations=citations, dropped=dropped, instructed=instructed, reasons=reasons
+    )
