@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # --- sentences -------------------------------------------------------------------------------------
@@ -187,3 +188,100 @@ def parse_date(value: Any) -> dt.date | None:
     if not m:
         raise ValueError(f"not a date like 2014-11-11: {value!r}")
     return dt.date(int(m[1]), int(m[2]), int(m[3]))
+
+
+# --- news normalisation ------------------------------------------------------------------------------
+# How news writes one fact several ways: figures ("$400 million", "$400m", "400,000,000", "nine"),
+# abbreviated months ("Nov. 24"), hyphenated or joined names ("Blink-182", "Blink 182"), acronyms
+# ("U.K." / "UK" / "United Kingdom"). Grounding compares a claim with its passage through these.
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                "October", "November", "December")
+_MONTH_ABBR = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?")
+
+
+def expand_months(text: str) -> str:
+    """``"Nov. 24"`` -> ``"November 24"``: abbreviated month names spelled out."""
+    full = {m[:3]: m for m in _MONTH_NAMES}
+    return _MONTH_ABBR.sub(lambda m: full[m.group(1)[:3]], text)
+
+
+_NUMBER_WORDS = {
+    w: i for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                      "ninety": 90, "hundred": 100, "dozen": 12})
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
+           "k": 10**3, "m": 10**6, "mn": 10**6, "bn": 10**9, "b": 10**9, "tn": 10**12}
+_FIGURE = re.compile(
+    r"(?P<cur>[$£€¥])?\s?(?P<num>\d[\d,]*(?:\.\d+)?|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b)"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|mn|bn|tn|[kmb])\b)?",
+    re.IGNORECASE,
+)
+
+
+def _canonical(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def figures(text: str, spelled: bool = True) -> list[frozenset[str]]:
+    """The figures of ``text``, each as the set of values it can be read as (canonical digits).
+
+    ``"$400 million"``, ``"$400m"`` and ``"400,000,000"`` all read 400000000; ``"2.5 million"``
+    reads 2500000; ``"nine"`` reads 9. A bare single-letter scale without a currency sign is
+    ambiguous ("100m" may be metres) and reads both ways. Thousands separators and trailing zero
+    decimals never matter (``5,000.00`` reads 5000).
+
+    Args:
+        text: any text.
+        spelled: also read number words ("nine"); a claim's "one of the ..." asserts no figure.
+
+    Returns:
+        One frozenset of readings per figure, in order.
+    """
+    out = []
+    for m in _FIGURE.finditer(text):
+        raw = m.group("num").lower()
+        if raw in _NUMBER_WORDS and not spelled:
+            continue
+        try:
+            value = Decimal(_NUMBER_WORDS[raw]) if raw in _NUMBER_WORDS else Decimal(raw.replace(",", ""))
+        except InvalidOperation:
+            continue
+        scale = (m.group("scale") or "").lower()
+        readings = {_canonical(value)}
+        if scale:
+            scaled = _canonical(value * _SCALES[scale])
+            if len(scale) == 1 and not m.group("cur"):
+                readings.add(scaled)
+            else:
+                readings = {scaled}
+        out.append(frozenset(readings))
+    return out
+
+
+def figure_values(text: str) -> set[str]:
+    """Every reading of every figure of ``text`` (see ``figures``)."""
+    return {r for f in figures(text) for r in f}
+
+
+_ACRONYM_SKIP = {"of", "and", "the", "for", "de", "du", "la", "&"}
+
+
+def initials(phrase: str) -> str:
+    """The acronym a name phrase abbreviates to: ``"United Kingdom"`` -> ``"uk"``, ``"United States
+    of America"`` -> ``"usa"``; a phrase that is an acronym already gives its letters
+    (``"U.K."`` -> ``"uk"``)."""
+    tokens = [t for t in re.findall(r"[^\W_]+", phrase) if t.lower() not in _ACRONYM_SKIP]
+    if all(len(t) == 1 or t.isupper() for t in tokens):
+        return "".join(tokens).lower()
+    return "".join(t[0] for t in tokens).lower()
+
+
+def joined_words(text: str) -> set[str]:
+    """Lower-cased words of ``text`` and each adjacent pair written together, so that "Blink 182",
+    "Blink-182" and "Blink182" meet (``words`` splits at hyphens)."""
+    ws = words(text)
+    return set(ws) | {a + b for a, b in zip(ws, ws[1:])}
