@@ -262,6 +262,12 @@ def figures(text: str, spelled: bool = True) -> list[frozenset[str]]:
     return out
 
 
+def without_figures(text: str) -> str:
+    """``text`` with its written figures (digits, with their currency and scale) taken out, so that
+    the words left can be compared apart from the figures (see ``figures``)."""
+    return _FIGURE.sub(lambda m: " " if m.group("num")[0].isdigit() else m.group(), text)
+
+
 def figure_values(text: str) -> set[str]:
     """Every reading of every figure of ``text`` (see ``figures``)."""
     return {r for f in figures(text) for r in f}

@@ -20,3 +20,10 @@ def test_months_acronyms_and_joined_spellings():
     assert initials("United Kingdom") == initials("U.K.") == initials("UK") == "uk"
     assert initials("United States of America") == "usa"
     assert "blink182" in joined_words("Blink-182 played") and "blink182" in joined_words("Blink 182")
+
+
+def test_without_figures_leaves_the_words_to_compare_apart():
+    from rag.text import without_figures
+
+    assert without_figures("It cost $400 million in 2022.").split() == ["It", "cost", "in", "."]
+    assert without_figures("nine of them") == "nine of them"  # number words stay words
