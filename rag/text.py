@@ -291,3 +291,27 @@ def joined_words(text: str) -> set[str]:
     "Blink-182" and "Blink182" meet (``words`` splits at hyphens)."""
     ws = words(text)
     return set(ws) | {a + b for a, b in zip(ws, ws[1:])}
+
+
+_DEMONYM_ENDINGS = ("n", "an", "ian", "ean", "ese", "i", "ish")
+
+
+def same_place_word(a: str, b: str) -> bool:
+    """Whether two lower-cased words are one place and its people or adjective: "korea" / "korean",
+    "europe" / "european", "china" / "chinese", "canada" / "canadian", "israel" / "israeli"
+    (either order; words of four letters or more, so "ira" is not "iran").
+
+    Args:
+        a: a word.
+        b: another word.
+
+    Returns:
+        True when one is the other with a demonym ending (after a final vowel dropped, if any).
+    """
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    if len(short) < 4:
+        return False
+    stems = [short] + ([short[:-1]] if short[-1] in "aeiouy" else [])
+    return any(long_.startswith(s) and long_[len(s):] in _DEMONYM_ENDINGS for s in stems)

@@ -27,3 +27,12 @@ def test_without_figures_leaves_the_words_to_compare_apart():
 
     assert without_figures("It cost $400 million in 2022.").split() == ["It", "cost", "in", "."]
     assert without_figures("nine of them") == "nine of them"  # number words stay words
+
+
+def test_a_place_meets_its_people_and_adjective():
+    from rag.text import same_place_word
+
+    for place, people in (("korea", "korean"), ("europe", "european"), ("china", "chinese"),
+                          ("canada", "canadian"), ("israel", "israeli"), ("japan", "japanese")):
+        assert same_place_word(place, people) and same_place_word(people, place)
+    assert not same_place_word("ira", "iran") and not same_place_word("korea", "koreans")
