@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +43,31 @@ class Article(BaseModel):
         return content_hash(self.text)
 
 
+class Quote(BaseModel):
+    """One quotation in an article: who speaks which sentence(s) (found by ``rag.quotes``)."""
+
+    speaker: str = Field(description="The speaker's full name as the article gives it (a surname "
+                         "alone when the article never gives more).")
+    start: int = Field(description="Character offset of the first quoted sentence in the article text.")
+    end: int = Field(description="Character offset just past the last quoted sentence.")
+    kind: Literal["direct", "reported"] = Field(
+        description="'direct' (words between quotation marks) or 'reported' (speech reported "
+        "without quotation marks: 'X said the ...')."
+    )
+
+    @property
+    def surname(self) -> str:
+        """The speaker's last name (``"Ben Rhodes"`` -> ``"Rhodes"``, ``"Ferdinand Marcos Jr."`` ->
+        ``"Marcos"``)."""
+        suffixes = ("jr", "sr", "ii", "iii", "iv")
+        parts = [p for p in self.speaker.split() if p.lower().rstrip(".,") not in suffixes]
+        return parts[-1] if parts else self.speaker
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """True when the span ``[start, end)`` shares a character with this quotation."""
+        return start < self.end and self.start < end
+
+
 class Chunk(BaseModel):
     """A sentence-aligned span of an article; ``article.text[start:end] == text`` always holds."""
 
@@ -57,9 +82,22 @@ class Chunk(BaseModel):
     published: str | None = Field(default=None, description="Article publication date, YYYY-MM-DD.")
     source: str | None = Field(default=None, description="Article source.")
     score: float | None = Field(default=None, description="Retrieval score, when retrieved.")
+    quotes: list[Quote] | None = Field(
+        default=None,
+        description="Quotations of the article that overlap the chunk, offsets in the article text "
+        "(found at ingest); None when not known (a store built before quotations were kept).",
+    )
+
+    @property
+    def speakers(self) -> list[str]:
+        """Full names of the people quoted in the chunk, in order of first quotation."""
+        return list(dict.fromkeys(q.speaker for q in self.quotes or ()))
 
     @classmethod
-    def of_span(cls, article: Article, start: int, end: int, *, id: str, position: int) -> "Chunk":
+    def of_span(
+        cls, article: Article, start: int, end: int, *, id: str, position: int,
+        quotes: list[Quote] | None = None,
+    ) -> "Chunk":
         """The chunk of ``article`` between ``start`` and ``end``, carrying the article's metadata.
 
         Args:
@@ -68,6 +106,8 @@ class Chunk(BaseModel):
             end: character offset just past the span.
             id: the chunk id (each splitter derives it from the content its own way).
             position: 0-based index of the chunk within its article.
+            quotes: the article's quotations; those overlapping the span are kept on the chunk
+                (None: not known).
 
         Returns:
             A Chunk whose ``text`` is ``article.text[start:end]``.
@@ -83,6 +123,7 @@ class Chunk(BaseModel):
             url=article.url,
             published=article.published,
             source=article.source,
+            quotes=None if quotes is None else [q for q in quotes if q.overlaps(start, end)],
         )
 
 
@@ -126,6 +167,8 @@ REFUSAL_REASONS = {
     "unsupported": "no claim of the answer was supported by the passage it cites",
     "instruction_in_article": "the answer's claims rested only on instructions written into articles",
     "context_too_long": "no passage fits the model's context window beside the question",
+    "speaker_not_quoted": "the question asks what a person said; the passages quote others on it, "
+    "not that person (the answer names who is quoted)",
 }
 
 
@@ -150,6 +193,11 @@ class Answer(BaseModel):
     )
     dropped: list[str] = Field(
         default_factory=list, description="Claims of the draft dropped as unsupported (diagnostics)."
+    )
+    drop_reasons: list[str] = Field(
+        default_factory=list,
+        description="For each claim of ``dropped``, in order, the grounding rule that dropped it "
+        "(a code of ``rag.grounding.DROP_RULES``; diagnostics).",
     )
     refusal_reason: str | None = Field(
         default=None,
