@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.quotes import find_quotes
 from rag.text import sentence_spans
 from rag.types import Article, Chunk, content_hash
 
@@ -126,7 +127,8 @@ def chunk_article(
             tokens).
 
     Returns:
-        Chunks in order; ``article.text[c.start:c.end] == c.text`` for each.
+        Chunks in order; ``article.text[c.start:c.end] == c.text`` for each; each carries the
+        article's quotations that overlap it (``rag.quotes.find_quotes``).
     """
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
@@ -135,6 +137,7 @@ def chunk_article(
     count = count_tokens or _approx_tokens
     text = article.text
     units = _units(text, max_tokens, count)
+    quotes = find_quotes(text)
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for position, (i, j) in enumerate(_spans(units, chunk_size, chunk_overlap, max_tokens)):
@@ -142,5 +145,7 @@ def chunk_article(
         piece = text[start:end]
         occurrence = seen.get(piece, 0)
         seen[piece] = occurrence + 1
-        chunks.append(Chunk.of_span(article, start, end, id=chunk_id(article.id, piece, occurrence), position=position))
+        chunks.append(Chunk.of_span(
+            article, start, end, id=chunk_id(article.id, piece, occurrence), position=position, quotes=quotes
+        ))
     return chunks

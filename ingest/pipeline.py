@@ -25,7 +25,7 @@ __all__ = [
     "IngestReport", "IngestEvent",
 ]
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: chunks carry their quotations and speakers
 DEFAULT_BATCH_CHUNKS = 128
 
 EventCallback = Callable[[IngestEvent], None]

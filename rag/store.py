@@ -31,8 +31,9 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import StoreBusy, StoreError
+from rag.quotes import quotes_from_json, quotes_json, speakers_field
 from rag.text import parse_date
-from rag.types import Article, Chunk, Filters
+from rag.types import Article, Chunk, Filters, Quote
 
 _EPOCH = dt.date(1970, 1, 1)
 _STATE_ID = "state"
@@ -117,6 +118,10 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "position": chunk.position,
         "start": chunk.start,
         "end": chunk.end,
+        # Who is quoted in the chunk: full names and surnames ("Ben Rhodes; Rhodes"), and the
+        # quotations themselves as compact JSON (Chroma metadata values are scalars).
+        "speakers": speakers_field(chunk.quotes or []),
+        "quotes": quotes_json(chunk.quotes or []),
     }
 
 
@@ -151,6 +156,7 @@ def _chunk_from(cid: str, text: str, meta: dict[str, Any], score: float | None =
         published=_none_if_empty(meta.get("published")),
         source=_none_if_empty(meta.get("source")),
         score=score,
+        quotes=quotes_from_json(meta["quotes"]) if "quotes" in meta else None,
     )
 
 
@@ -555,6 +561,27 @@ class Store:
         return [have[c.id] for c in chunks]
 
     # --- reading (rag, ui, evals) --------------------------------------------------------------
+    def quotes_of(self, article_id: str) -> list[Quote]:
+        """The quotations of an article as kept with its chunks at ingest, in text order.
+
+        Args:
+            article_id: the article id.
+
+        Returns:
+            Quotes (speaker, offsets in the article text, kind), each once; empty for an unknown
+            article or a store built before quotations were kept.
+        """
+        got = self._chunks.get(where={"article_id": article_id}, include=["metadatas"])
+        unique = {}
+        for meta in got.get("metadatas") or []:
+            for q in quotes_from_json((meta or {}).get("quotes")):
+                unique[(q.start, q.end, q.speaker)] = q
+        return sorted(unique.values(), key=lambda q: (q.start, q.end))
+
+    def speakers_of(self, article_id: str) -> list[str]:
+        """Who is quoted in an article: full names in order of their first quotation."""
+        return list(dict.fromkeys(q.speaker for q in self.quotes_of(article_id)))
+
     def get_article(self, article_id: str) -> Article | None:
         """The full stored article (text kept so quotes can be shown in context)."""
         got = self._articles.get(ids=[article_id], include=["documents", "metadatas"])
