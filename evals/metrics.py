@@ -13,7 +13,8 @@ Definitions (also in ``evals/sets/README.md``):
 - ``false_refusal_rate``: answerable questions answered with ``answerable`` false.
 - ``choice_accuracy``: answerable questions with ``choices`` (one of them the gold answer) whose
   answer matches the gold choice best (``best_choice``: a choice found whole in the answer beats
-  one found in part, ties count as wrong); a refusal is wrong.
+  one found in part, at least half of a choice's words must be there, ties count as wrong); a
+  refusal is wrong.
 - ``drops_by_rule``: per grounding rule (``rag.grounding.DROP_RULES``): ``claims`` it dropped,
   ``claims_right`` of those whose text contains a gold answer (answerable questions),
   ``answers_emptied`` (answers refused because every claim was dropped, this rule dropping at
@@ -26,6 +27,12 @@ Definitions (also in ``evals/sets/README.md``):
 - ``citation_support``: citations (all questions) whose quote is exactly the cited article's
   stored text between ``start`` and ``end``.
 - ``citation_precision``: citations on answerable questions pointing at a gold article.
+- ``misattribution_rate``: who-said-what questions (those with a ``speaker``) answered (not
+  refused) whose citations include a sentence that the person asked does not speak, over those
+  answered; who speaks a cited span is decided by ``rag.quotes`` on the cited article (a
+  sentence quoting nobody is misattributed too, and so is an answer with no citation).
+- ``right_quotation_rate``: answerable who-said-what questions with ``gold_quotes`` answered with
+  a citation that overlaps a gold quotation, over those questions (a refusal counts as not).
 - latency percentiles: linear interpolation between closest ranks.
 
 A figure whose denominator is empty is ``None`` (null in JSON), never 0.
@@ -39,7 +46,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from evals.questions import Question
-from rag.text import MARKER, STOPWORDS
+from rag.quotes import find_quotes, speaker_at, speaker_matches
+from rag.text import MARKER, content_words, figure_values
 from rag.types import Answer, Article
 
 METRIC_KEYS = (
@@ -164,23 +172,31 @@ def _found_whole(choice: list[str], answer: list[str]) -> bool:
 def choice_score(answer_text: str, choice: str) -> tuple[float, int]:
     """How well ``answer_text`` matches one quiz ``choice``: (share of the choice found, words found).
 
-    A choice found whole (its words together, spaced or joined) scores 1.0; otherwise the share of
-    its content words (``rag.text.STOPWORDS`` left out) that the answer holds. The second figure
-    breaks ties in favour of the longer choice ("China and Russia" over "Russia").
+    A choice found whole (its words together, spaced or joined, or contained as the answer metric
+    contains a gold answer) scores 1.0; otherwise the share of its content words
+    (``rag.text.content_words``: stopwords left out, light stemming; figures read as
+    ``rag.text.figure_values`` does, so "Six months" holds "6") that the answer holds. The second figure breaks ties in favour of the longer choice ("China and Russia"
+    over "Russia").
     """
     answer, words_ = choice_tokens(answer_text), choice_tokens(choice)
     if not words_:
         return 0.0, 0
-    if _found_whole(words_, answer):
+    if _found_whole(words_, answer) or normalize_answer(choice) in normalize_answer(answer_text):
         return 1.0, len(words_)
-    content = [w for w in dict.fromkeys(words_) if w not in STOPWORDS] or list(dict.fromkeys(words_))
-    have = set(answer)
-    found = sum(1 for w in content if w in have)
+    content = set(content_words(" ".join(words_))) or set(words_)
+    have = set(content_words(" ".join(answer))) | set(answer) | figure_values(answer_text)
+    found = len(content & have)
     return found / len(content), found
 
 
+MIN_CHOICE_SHARE = 0.5
+"""An answer points at a choice only when it holds at least this share of the choice's words: one
+shared word ("tax") of a six-word choice is not picking it."""
+
+
 def best_choice(answer_text: str, choices: Sequence[str]) -> int | None:
-    """Index of the choice ``answer_text`` matches best, or None (no match, or a tie for best).
+    """Index of the choice ``answer_text`` matches best, or None (no choice reaches
+    ``MIN_CHOICE_SHARE``, or a tie for best).
 
     Args:
         answer_text: the system's answer.
@@ -190,7 +206,7 @@ def best_choice(answer_text: str, choices: Sequence[str]) -> int | None:
     if not scores:
         return None
     top = max(scores)
-    if top[0] <= 0 or scores.count(top) > 1:
+    if top[0] < MIN_CHOICE_SHARE or scores.count(top) > 1:
         return None
     return scores.index(top)
 
@@ -216,6 +232,48 @@ def choice_outcome(answer_text: str, refused: bool, choices: Sequence[str], gold
     if gold is None:
         return None
     return not refused and best_choice(answer_text, choices) == gold
+
+
+def attribution_outcomes(
+    question: Question, answer: Answer, get_article: Callable[[str], Article | None]
+) -> tuple[bool | None, bool | None]:
+    """Whether a who-said-what answer gives the person asked someone else's words, and whether it
+    is answered from the right quotation.
+
+    Args:
+        question: the question (``speaker`` set for who-said-what questions).
+        answer: what the pipeline returned.
+        get_article: looks a stored article up by id (its text is read with ``rag.quotes``).
+
+    Returns:
+        ``(misattributed, right_quotation)``: ``misattributed`` is None unless the question has a
+        speaker and was answered, else True when some citation is a span the speaker does not
+        speak (or there is no citation); ``right_quotation`` is None unless the question is
+        answerable with gold quotes, else True when answered with a citation overlapping one.
+    """
+    if not question.speaker:
+        return None, None
+    answered = answer.answerable
+    right = None
+    if question.answerable and question.gold_quotes:
+        right = answered and any(
+            g.article_id == c.article_id and c.start < g.end and g.start < c.end
+            for c in answer.citations
+            for g in question.gold_quotes
+        )
+    if not answered:
+        return None, right
+    if not answer.citations:
+        return True, right
+    quotes: dict[str, list] = {}
+    for c in answer.citations:
+        if c.article_id not in quotes:
+            article = get_article(c.article_id)
+            quotes[c.article_id] = find_quotes(article.text) if article is not None else []
+        spoken_by = speaker_at(quotes[c.article_id], c.start, c.end)
+        if not any(speaker_matches(s, question.speaker) for s in spoken_by):
+            return True, right
+    return False, right
 
 
 def first_gold_rank(retrieved_article_ids: Sequence[str], gold_ids: Sequence[str]) -> int | None:
@@ -270,6 +328,7 @@ def score_question(
         )
     refused = not answer.answerable
     correct, f1 = answer_outcomes(answer.answer, refused, question.answers, scored_answer)
+    misattributed, right_quotation = attribution_outcomes(question, answer, get_article)
     outcomes = {
         "choice_correct": choice_outcome(
             answer.answer, refused, question.choices, question.answers, question.answerable
@@ -282,6 +341,9 @@ def score_question(
         "refused": refused,
         "refusal_correct": refused if not question.answerable else None,
         "false_refusal": refused if question.answerable else None,
+        "who_said_what": bool(question.speaker),
+        "misattributed": misattributed,
+        "right_quotation": right_quotation,
     }
     retrieved = [
         {"rank": i, "article_id": c.article_id, "title": c.title, "chunk_id": c.id}
@@ -468,5 +530,8 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
         "gate_false_refusals_gold_retrieved": sum(1 for r in gate if r["outcomes"].get("retrieval_hit")),
         "refusals_by_reason": refusals_by_reason(ok),
         "drops_by_rule": drops_by_rule(ok),
+        "n_who_said_what": sum(1 for r in ok if r["outcomes"].get("who_said_what")),
+        "misattribution_rate": _mean([float(x) for x in vals("misattributed")]),
+        "right_quotation_rate": _mean([float(x) for x in vals("right_quotation")]),
     }
     return metrics

@@ -14,6 +14,14 @@ class QuestionSetError(NewsragError):
     """A question set cannot be read (missing file, malformed line, duplicate id)."""
 
 
+class GoldQuote(BaseModel):
+    """A quotation that answers a who-said-what question: a span of a gold article."""
+
+    article_id: str = Field(description="The article quoting the person.")
+    start: int = Field(description="Character offset of the quoted sentence(s) in the article text.")
+    end: int = Field(description="Character offset just past the quoted sentence(s).")
+
+
 class Question(BaseModel):
     """One evaluation question with its gold data."""
 
@@ -29,6 +37,14 @@ class Question(BaseModel):
     answerable: bool = Field(default=True, description="False when the corpus cannot answer it.")
     asked_on: str | None = Field(
         default=None, description="YYYY-MM-DD the question refers to ('this week'); passed as as_of."
+    )
+    speaker: str | None = Field(
+        default=None,
+        description="For a who-said-what question, the person asked about ('What did <speaker> say "
+        "...'); an answer must cite that person's own quotations.",
+    )
+    gold_quotes: list[GoldQuote] = Field(
+        default_factory=list, description="The gold quotations of ``speaker`` that answer the question."
     )
 
 

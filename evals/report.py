@@ -21,6 +21,8 @@ RATE_METRICS = (
     "false_refusal_rate",
     "citation_precision",
     "citation_support",
+    "misattribution_rate",
+    "right_quotation_rate",
 )
 FAILURES = ("wrong", "false_refusal", "answered_unanswerable", "error")
 

@@ -76,6 +76,7 @@ def answer_row(
             "answers": question.answers,
             "gold_article_ids": question.gold_article_ids,
             "answerable": question.answerable,
+            "choices": question.choices,
         },
     }
     t0 = time.perf_counter()
@@ -99,6 +100,8 @@ def answer_row(
         timings=answer.timings,
         draft=answer.draft,
         dropped=answer.dropped,
+        drop_reasons=answer.drop_reasons,
+        refusal_reason=answer.refusal_reason,
         error=None,
     )
     return row

@@ -31,6 +31,18 @@ def test_the_best_matching_choice_wins_and_the_longer_whole_match_beats_a_part()
     assert best_choice("Nobody held drills.", choices) is None
 
 
+def test_figures_and_contained_words_count_as_the_answer_metric_counts_them():
+    assert best_choice("Six months [1].", ["3", "6", "12", "24"]) == 1
+    assert best_choice("Cities canceled fireworks due to the Megadrought [1].", ["Drought", "Wildfires"]) == 0
+
+
+def test_one_shared_word_of_a_long_choice_does_not_pick_it():
+    choices = ["Close all in-person taxpayer assistance centers", "Finish processing the backlog of 2021 tax returns"]
+    assert best_choice("The IRS will do the federal gas tax holiday.", choices) is None
+    assert best_choice("The IRS will finish processing its backlog of returns [1].", choices) == 1
+    assert best_choice("A ban on assault weapons.", ["Ban on military-style assault weapons", "Investment in mental health"]) == 0
+
+
 def test_spelling_variants_of_a_name_match_its_choice():
     choices = ["Green Day", "Blink 182", "Sum 41", "Weezer"]
     for text in ("Blink-182 reunited [1].", "Blink 182 reunited.", "blink182 reunited", "“Blink-182”"):
