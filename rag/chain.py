@@ -25,11 +25,14 @@ from langchain_core.output_parsers import StrOutputParser
 from rag.context import Passage, make_passages
 from rag.errors import QuestionTooLong
 from rag.generation import Draft, complete, extractive_answer, generate, says_not_found
-from rag.grounding import Verified, instruction_sentences, verify
+from rag.grounding import (
+    Verified, instruction_sentences, name_phrases, not_quoted_answer, speaker_evidence, verify,
+)
 from rag.prompt import ANSWER_PROMPT, REWRITE_PROMPT, Window, fit_context, fit_history, format_today
+from rag.quotes import name_as_written
 from rag.retrieval import Retrieval, speakers
 from rag.settings import AnswerParams
-from rag.text import parse_date, words
+from rag.text import content_words, parse_date, words
 from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer, Filters
 
 FALLBACK_CONTEXT_CHARS = 600  # the context budget once a chunk is set aside, when context_chars is 0
@@ -71,6 +74,40 @@ def _clean_rewrite(text: str, fallback: str) -> str:
     line = re.sub(r"^(?:rewritten|standalone)?\s*question\s*:\s*", "", line, flags=re.IGNORECASE)
     line = line.strip().strip("\"'“”")
     return line or fallback
+
+
+_QUESTION_START = re.compile(
+    r"^(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|can|could|will|would|"
+    r"should|has|have|had)\b",
+    re.IGNORECASE,
+)
+
+
+def faithful_rewrite(rewritten: str, question: str, history: list[dict]) -> bool:
+    """Whether a rewritten follow-up may stand in for the user's ``question``.
+
+    It must still be a question (a statement asserts a claim the user did not make), keep the
+    names the question uses, and name no one and nothing the user did not write (this question or
+    an earlier one of theirs: an assistant's answer is not the user's word). A rewrite like "Ben
+    Rhodes said the ceasefire was violated." for "What did Meehan say about it?" fails.
+
+    Args:
+        rewritten: the model's standalone question.
+        question: the user's follow-up.
+        history: earlier ``{"role", "content"}`` messages.
+
+    Returns:
+        True when the rewrite can be used; otherwise the original question is.
+    """
+    text = rewritten.strip()
+    if not (text.endswith("?") or _QUESTION_START.match(text)):
+        return False
+    user = " ".join([question] + [m.get("content") or "" for m in history if m.get("role") == "user"])
+
+    def names(t: str) -> set[str]:
+        return {w for phrase in name_phrases(t) for w in content_words(phrase)}
+
+    return names(question) <= set(content_words(text)) and names(text) <= set(content_words(user))
 
 
 def check_question(question: str, max_chars: int) -> None:
@@ -121,18 +158,28 @@ class _Turn:
         """
         self.lap("total_s")
         rounded = {k: round(v, 3) for k, v in self.timings.items()}
-        dropped = verified.dropped if verified is not None else []
+        drops = dict(dropped=verified.dropped, drop_reasons=verified.reasons) if verified is not None else {}
         if verified is None or not verified.text or not verified.citations:
             if verified is not None and verified.instructed:
                 reason = "instruction_in_article"
             text = INSTRUCTION_REFUSAL_TEXT if reason == "instruction_in_article" else REFUSAL_TEXT
             return Answer(
-                answer=text, answerable=False, timings=rounded, draft=draft, dropped=dropped,
+                answer=text, answerable=False, timings=rounded, draft=draft, **drops,
                 refusal_reason=reason, **self.base,
             )
         return Answer(
             answer=verified.text, answerable=True, citations=verified.citations, timings=rounded,
-            draft=draft, dropped=dropped, **self.base,
+            draft=draft, **drops, **self.base,
+        )
+
+    def not_quoted(self, verified: Verified) -> Answer:
+        """The refusal of a who-said-what question whose person the passages do not quote on the
+        topic; its text names who they do quote, with citations (``not_quoted_answer``)."""
+        self.lap("total_s")
+        return Answer(
+            answer=verified.text, answerable=False, citations=verified.citations,
+            timings={k: round(v, 3) for k, v in self.timings.items()},
+            refusal_reason="speaker_not_quoted", **self.base,
         )
 
 
@@ -186,7 +233,8 @@ class Answerer:
         recent = fit_history(question, history, self.window, self.params.max_question_chars)
         if recent is None:
             return question
-        return _clean_rewrite(complete(self.rewrite_chain, {"history": recent, "question": question}), question)
+        rewritten = _clean_rewrite(complete(self.rewrite_chain, {"history": recent, "question": question}), question)
+        return rewritten if faithful_rewrite(rewritten, question, history) else question
 
     def retrieve(self, query: str, filters: Filters, as_of: dt.date) -> Retrieval:
         """Retrieve: the ``top_k`` chunks for ``query``."""
@@ -220,7 +268,8 @@ class Answerer:
     def ground(self, draft: str, passages: list[Passage], query: str, retrieval: Retrieval) -> Verified:
         """Grounding: the draft's supported claims, each cited by a verbatim quote."""
         return verify(
-            draft, passages, self.params.support_threshold, query, instruction_sentences(retrieval.chunks)
+            draft, passages, self.params.support_threshold, query, instruction_sentences(retrieval.chunks),
+            retrieval.chunks,
         )
 
     # --- public ------------------------------------------------------------------------------------
@@ -259,6 +308,16 @@ class Answerer:
         turn.retrieved(query, retrieval)
 
         passages = self.passages(query, retrieval) if self.relevant(retrieval) else []
+        names = speakers(query)
+        if names:  # who said what: answered only from the asked person's own quotations
+            evidence = speaker_evidence(query, retrieval.chunks, names, self.params.support_threshold)
+            if not evidence.own and (passages or evidence.others):
+                # others are quoted on the topic (even when the gate found the person irrelevant)
+                refusal = turn.not_quoted(not_quoted_answer(name_as_written(query, names[0]), evidence))
+                yield refusal.answer
+                yield refusal
+                return
+            passages = evidence.own if passages else []
         if not passages:
             yield REFUSAL_TEXT
             yield turn.answer(None, reason="no_relevant_articles")

@@ -1,9 +1,11 @@
 """Stage 5, grounding: every claim of an answer kept only with a verbatim quote that supports it.
 
 A claim (a sentence of the answer) keeps a citation only when the quoted sentence(s) support it:
-enough of the claim's content words occur in the quote (``support`` >= threshold), the quote (or
-its title) holds the names and numbers the claim asserts (``unsupported_names``), and a bare
-answer's passage is about the question. What fails is dropped; markers are renumbered 1..m.
+enough of the claim's content words occur in the quote (``support`` >= threshold), the quote's
+paragraph (or its title) holds the names and figures the claim answers with, the cited article
+names what the claim is about, both after news normalisation (``unsupported_names``), and a bare
+answer's passage is about the question. What fails is dropped, and the rule that dropped it is
+kept (``Verified.reasons``); markers are renumbered 1..m.
 
 Sentences that instruct the assistant or the reader (``rag.injection``) never support a claim: a
 claim they alone support is dropped, and reported as such (``Verified.instructed``).
@@ -16,14 +18,33 @@ from dataclasses import dataclass, field
 
 from rag.context import Passage, shown_title
 from rag.injection import is_instruction
-from rag.text import MARKER, content_words, markers, sentence_spans, strip_markers
+from rag.quotes import Quote, find_quotes, speaker_at, speaker_matches
+from rag.text import (
+    MARKER,
+    STOPWORDS,
+    content_words,
+    expand_months,
+    figure_values,
+    figures,
+    initials,
+    joined_words,
+    markers,
+    same_place_word,
+    sentence_spans,
+    strip_markers,
+    without_figures,
+    words,
+)
 from rag.types import Chunk, Citation
 
 
 def support(claim: str, quote: str) -> float:
-    """Share of the claim's distinct content words that occur in the quote (0..1).
+    """Share of the claim's distinct content words and figures that occur in the quote (0..1).
 
-    A claim with no content words (a bare "$5") is measured on its plain words instead.
+    Compared after news normalisation (``rag.text``): a figure counts when the quote writes the
+    same value ("$400m" / "$400 million"), a month when it abbreviates it, a name when it joins or
+    hyphenates it ("Blink182" / "Blink-182"). A claim with neither (a bare "No") is measured on
+    its plain words instead.
 
     Args:
         claim: an answer sentence, markers removed.
@@ -32,9 +53,13 @@ def support(claim: str, quote: str) -> float:
     Returns:
         The support score; 0 when the claim has no words at all.
     """
-    c = set(content_words(claim))
-    if c:
-        return len(c & set(content_words(quote))) / len(c)
+    claim, quote = expand_months(claim), expand_months(quote)
+    figs = set(figures(claim, spelled=False))
+    c = set(content_words(without_figures(claim)))
+    if c or figs:
+        readings = figure_values(quote)
+        have = set(content_words(quote)) | joined_words(quote)
+        return (len(c & have) + sum(1 for f in figs if f & readings)) / (len(c) + len(figs))
     # a bare short answer ("$5", "No"): its plain words must all be in the quote
     bare = set(re.findall(r"\w+", claim.lower()))
     if not bare:
@@ -42,54 +67,115 @@ def support(claim: str, quote: str) -> float:
     return len(bare & set(re.findall(r"\w+", quote.lower()))) / len(bare)
 
 
-_NAME = re.compile(r"(?<![\w’'-])[A-Z][\w’'&-]*")
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'&.-]*")
 
 
-def _numbers(text: str) -> set[str]:
-    """Numbers of ``text`` without thousands separators or trailing zero decimals (5,000.00 -> 5000)."""
-    out = set()
-    for token in _NUMBER.findall(text):
-        n = token.replace(",", "")
-        if "." in n:
-            n = n.rstrip("0").rstrip(".")
-        out.add(n)
+def name_phrases(text: str) -> list[str]:
+    """The names of ``text``: runs of capitalised words ("Ben Rhodes", "United Kingdom", "U.K.",
+    "Blink-182"), stopwords at their edges left out ("The United Kingdom" -> "United Kingdom").
+    The text's first word alone is not taken as a name (every sentence starts with a capital), but
+    it is when a name goes on after it ("Ben Rhodes said")."""
+    tokens = list(_CAPITALISED.finditer(text))
+    runs: list[list[re.Match]] = []
+    for m in tokens:
+        if runs and not text[runs[-1][-1].end() : m.start()].strip():
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    out = []
+    for run in runs:
+        names = [m.group().rstrip(".") if not re.search(r"\w\.\w", m.group()) else m.group() for m in run]
+        while names and names[0].lower() in STOPWORDS:
+            names = names[1:]
+        while names and names[-1].lower() in STOPWORDS:
+            names = names[:-1]
+        first = run[0].start() == len(text) - len(text.lstrip(" \"'“‘*"))
+        if not names or (first and len(run) == 1):
+            continue
+        out.append(" ".join(names))
     return out
 
 
-def names_and_numbers(text: str) -> set[str]:
-    """Normalised capitalised words and numbers of ``text``; the first word is not taken as a name
-    (every sentence starts with a capital): "Kobe Bryant paid $5,000" -> bryant, 5000."""
-    names = _NAME.findall(text)
-    if names and text.lstrip(" \"'“‘*").startswith(names[0]):
-        names = names[1:]
-    out = _numbers(text)
-    for name in names:
-        out.update(content_words(name))
-    return out
+def _is_acronym(token: str) -> bool:
+    """"UK", "U.K.", "NATO": capitals (and dots) only, two letters or more."""
+    letters = token.replace(".", "")
+    return len(letters) >= 2 and letters.isalpha() and letters.isupper()
 
 
-_MONTHS = {m[:3]: m for m in ("January", "February", "March", "April", "May", "June", "July", "August",
-                               "September", "October", "November", "December")}
-_MONTH_ABBR = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?")
+def _acronyms(text: str) -> set[str]:
+    """The acronyms ``text`` writes ("U.K.", "UK" give "uk")."""
+    return {initials(t) for t in re.findall(r"[A-Z][A-Z.]+", text) if _is_acronym(t)}
 
 
-def _expand_months(text: str) -> str:
-    """"Nov. 24" -> "November 24", so a claim may spell out a month its quote abbreviates."""
-    return _MONTH_ABBR.sub(lambda m: _MONTHS[m.group(1)[:3]], text)
+def _expansions(text: str) -> set[str]:
+    """The acronyms that the names of ``text`` spell out ("United Kingdom" gives "uk")."""
+    return {initials(p) for p in name_phrases(text) if len(p.split()) > 1}
 
 
-def unsupported_names(claim: str, evidence: str, question: str = "") -> set[str]:
-    """Names and numbers of ``claim`` found neither in ``evidence`` nor in ``question``.
+def _name_found(phrase: str, text: str) -> bool:
+    """Whether ``text`` writes the name ``phrase``: each of its words there (hyphens, spacing and
+    joined spellings alike, a place's adjective or people for the place: "North Korean" for
+    "North Korea"), or an acronym written for a name spelled out, or the reverse
+    ("U.K." / "United Kingdom")."""
+    want = [w for w in words(phrase) if w not in STOPWORDS and len(w) > 1]
+    have_stems = set(content_words(text))
+    have = set(words(text))
+    if want and all(
+        content_words(w) and content_words(w)[0] in have_stems or any(same_place_word(w, v) for v in have)
+        for w in want
+    ):
+        return True
+    if "".join(words(phrase)) in joined_words(text):
+        return True
+    if _is_acronym(phrase):
+        return initials(phrase) in _acronyms(text) | _expansions(text)
+    return len(phrase.split()) > 1 and initials(phrase) in _acronyms(text)
+
+
+def unsupported_names(claim: str, evidence: str, question: str = "", article: str = "") -> set[str]:
+    """The names and figures of ``claim`` that the cited text does not hold.
 
     Word overlap alone lets "Kobe Bryant was found liable in a sexual battery case" lean on a
-    quote about someone else's sexual abuse case; the people, places and figures a claim names
-    must be in the passage shown (or its title). Names the question already uses are exempt
-    ("Which Ivy League school ...?" answered "Dartmouth is the Ivy League school ...").
+    quote about someone else's sexual abuse case; the people, places and figures a claim asserts
+    must be in the text cited, after news normalisation (``rag.text``: figures and units, month
+    abbreviations, hyphens and spacing, acronyms):
+
+    - a name or figure the question does not use bears the answer: it must be in ``evidence``
+      (the cited passage and its title); a full name whose surname is there counts when the
+      article itself gives the full name ("Ben Rhodes" ... later "Rhodes");
+    - a name or figure the question uses is what the claim is about: it must be in the cited
+      ``article`` (what is known of it), so an answer about a person the article never mentions
+      is not shown ("What did John Kerry say?" answered with another man's words).
+
+    Args:
+        claim: an answer sentence, markers removed.
+        evidence: the cited passage's text with its title.
+        question: the question answered.
+        article: the known text of the cited article (default: ``evidence``).
+
+    Returns:
+        The missing names (lower-cased words) and figures (canonical digits).
     """
-    evidence, question = _expand_months(evidence), _expand_months(question)
-    have = set(content_words(evidence)) | _numbers(evidence) | set(content_words(question)) | _numbers(question)
-    return names_and_numbers(_expand_months(claim)) - have
+    claim, evidence, question = expand_months(claim), expand_months(evidence), expand_months(question)
+    article = expand_months(article) if article else evidence
+    missing = set()
+    asked = set(content_words(question))
+    for phrase in name_phrases(claim):
+        if asked and set(content_words(phrase)) <= asked:
+            found = _name_found(phrase, article)
+        else:
+            surname = phrase.split()[-1] if len(phrase.split()) > 1 else ""
+            found = _name_found(phrase, evidence) or bool(
+                surname and _name_found(surname, evidence) and _name_found(phrase, article)
+            )
+        if not found:
+            missing.add(" ".join(words(phrase)))
+    question_figures = figure_values(question)
+    for figure in figures(claim, spelled=False):
+        where = article if figure & question_figures else evidence
+        if not figure & figure_values(where):
+            missing.add(min(figure))
+    return missing
 
 
 def instruction_sentences(chunks: list[Chunk]) -> list[str]:
@@ -148,13 +234,32 @@ class Verified:
     """For each claim of ``dropped``, in order, the rule that dropped it (``DROP_RULES``)."""
 
 
+def article_texts(chunks: list[Chunk]) -> dict[str, str]:
+    """What is known of each article from ``chunks``: its title and the text of its chunks, in order.
+
+    Args:
+        chunks: retrieved chunks (any order, repeats allowed).
+
+    Returns:
+        ``{article_id: text}``.
+    """
+    by_article: dict[str, dict[int, Chunk]] = {}
+    for c in chunks:
+        by_article.setdefault(c.article_id, {})[c.start] = c
+    return {
+        a: "\n".join([shown_title(next(iter(cs.values())))] + [cs[k].text for k in sorted(cs)])
+        for a, cs in by_article.items()
+    }
+
+
 def best_quote(
-    claim: str, passage: Passage, question: str, topic: str, threshold: float
+    claim: str, passage: Passage, question: str, topic: str, threshold: float, article: str = ""
 ) -> tuple[float, tuple[int, int] | None]:
     """The passage's best-supporting sentence (or adjacent pair) for ``claim`` and its support.
 
     The passage's title counts with the sentence: the model saw it in the passage header. A
-    passage that lacks a name or number of the claim (see ``unsupported_names``) supports nothing,
+    passage whose paragraph (chunk) lacks a name or figure of the claim, or whose ``article`` (what
+    is known of it) lacks the claim's subject (see ``unsupported_names``) supports nothing,
     and with a ``topic`` (the question, for a bare answer) neither does a passage that holds less
     than ``threshold`` of the topic's other content words. A sentence (or title) that instructs
     the assistant or the reader supports nothing.
@@ -164,7 +269,7 @@ def best_quote(
     best, span = 0.0, None
     title = shown_title(passage.chunk)
     shown = f"{title}\n{passage.text}"
-    if unsupported_names(claim, shown, question):
+    if unsupported_names(claim, f"{title}\n{passage.chunk.text}", question, article):
         return best, span
     if topic:
         asked = set(content_words(topic)) - set(content_words(claim))
@@ -189,7 +294,10 @@ DROP_RULES = {
 """Why a claim was dropped: rule code -> what it means (``Verified.reasons`` holds these codes)."""
 
 
-def drop_rule(claim: str, passages: list[Passage], question: str, topic: str, threshold: float) -> str:
+def drop_rule(
+    claim: str, passages: list[Passage], question: str, topic: str, threshold: float,
+    known: dict[str, str] | None = None,
+) -> str:
     """The rule that dropped ``claim``: each check of ``best_quote`` is tried alone on every passage.
 
     A passage whose sentences would support the claim (``support`` >= ``threshold``) but which
@@ -203,6 +311,7 @@ def drop_rule(claim: str, passages: list[Passage], question: str, topic: str, th
         question: the question answered.
         topic: the question when the claim is a bare answer, else "".
         threshold: minimal support.
+        known: what is known of each article (``article_texts``).
 
     Returns:
         A code of ``DROP_RULES`` (never "instruction": ``verify`` decides that one).
@@ -220,7 +329,8 @@ def drop_rule(claim: str, passages: list[Passage], question: str, topic: str, th
             continue
         rules = set()
         shown = f"{title}\n{passage.text}"
-        if unsupported_names(claim, shown, question):
+        article = (known or {}).get(passage.chunk.article_id, "")
+        if unsupported_names(claim, f"{title}\n{passage.chunk.text}", question, article):
             rules.add("names_not_in_passage")
         if topic:
             asked = set(content_words(topic)) - set(content_words(claim))
@@ -252,6 +362,7 @@ def verify(
     threshold: float,
     question: str = "",
     instructions: list[str] | None = None,
+    retrieved: list[Chunk] | None = None,
 ) -> Verified:
     """Keep the supported claims of an LLM answer, each cited by a verbatim quote.
 
@@ -266,9 +377,12 @@ def verify(
         answer: the LLM's answer text with [n] markers.
         passages: the numbered passages the LLM saw.
         threshold: minimal ``support`` for a quote to back a claim.
-        question: the question answered (names it uses need not be in the quote).
+        question: the question answered (names it uses must be in the cited article, not
+            necessarily in the quote).
         instructions: the instruction sentences of the retrieved articles (default: those of the
             passages' chunks, see ``instruction_sentences``).
+        retrieved: every retrieved chunk: what they hold of an article counts as the article when
+            a claim's subject is looked for (default: the passages' chunks).
 
     Returns:
         A ``Verified`` (empty text when no claim survived).
@@ -276,6 +390,7 @@ def verify(
     if instructions is None:
         instructions = instruction_sentences([p.chunk for p in passages])
     by_n = {p.n: p for p in passages}
+    known = article_texts([p.chunk for p in passages] + list(retrieved or []))
     keys: dict[tuple[int, int, int], int] = {}
     citations: list[Citation] = []
     out: list[str] = []
@@ -290,11 +405,16 @@ def verify(
         topic = question if bare else ""
         for n in dict.fromkeys(cited):
             if n in by_n:
-                score, span = best_quote(claim, by_n[n], question, topic, threshold)
+                score, span = best_quote(
+                    claim, by_n[n], question, topic, threshold, known[by_n[n].chunk.article_id]
+                )
                 if span is not None and score >= threshold:
                     chosen.append((n, span))
         if not chosen:
-            ranked = [(best_quote(claim, p, question, topic, threshold), p.n) for p in passages]
+            ranked = [
+                (best_quote(claim, p, question, topic, threshold, known[p.chunk.article_id]), p.n)
+                for p in passages
+            ]
             ranked = [((s, sp), n) for (s, sp), n in ranked if sp is not None and s >= threshold]
             if ranked:
                 (_, span), n = max(ranked, key=lambda r: r[0][0])
@@ -305,7 +425,7 @@ def verify(
                 instructed.append(claim)
                 reasons.append("instruction")
             else:
-                reasons.append(drop_rule(claim, passages, question, topic, threshold))
+                reasons.append(drop_rule(claim, passages, question, topic, threshold, known))
             continue
         numbers = []
         for n, span in chosen:
@@ -318,3 +438,95 @@ def verify(
     return Verified(
         text=" ".join(out), citations=citations, dropped=dropped, instructed=instructed, reasons=reasons
     )
+
+
+# --- who said what -------------------------------------------------------------------------------------
+def chunk_quotes(chunk: Chunk) -> list[Quote]:
+    """The quotations overlapping ``chunk``, in article offsets: those kept at ingest, else (a store
+    built before they were kept) the ones ``rag.quotes`` finds in the chunk's own text."""
+    if chunk.quotes is not None:
+        return chunk.quotes
+    return [
+        q.model_copy(update={"start": q.start + chunk.start, "end": q.end + chunk.start})
+        for q in find_quotes(chunk.text)
+    ]
+
+
+def quoted_sentences(chunk: Chunk) -> list[tuple[tuple[int, int], list[str]]]:
+    """The chunk's sentences that quote someone: ``(chunk-relative span, speakers)`` in order."""
+    quotes = chunk_quotes(chunk)
+    out = []
+    for s, e in sentence_spans(chunk.text):
+        who = speaker_at(quotes, chunk.start + s, chunk.start + e)
+        if who and not is_instruction(chunk.text[s:e]):
+            out.append(((s, e), who))
+    return out
+
+
+@dataclass
+class SpeakerEvidence:
+    """What the retrieved chunks quote on a who-said-what question's topic."""
+
+    own: list[Passage]
+    """Passages (numbered from 1) showing only the sentences the person asked speaks."""
+    others: list[tuple[str, Passage]]
+    """Other people quoted on the topic, each with a passage showing their best sentence."""
+
+
+def speaker_evidence(question: str, chunks: list[Chunk], names: list[str], threshold: float) -> SpeakerEvidence:
+    """Speaker grounding: a who-said-what question is answered only from the asked person's quotations.
+
+    A chunk counts when it is about the question's topic (its title and text hold at least
+    ``threshold`` of the question's content words other than the names asked about, as for a bare
+    answer); its sentences spoken by one of ``names`` become the person's passages, and the first
+    sentence quoting each other person is kept to say who the articles do quote.
+
+    Args:
+        question: the standalone question.
+        chunks: retrieved chunks, best first.
+        names: surnames (or full names) of the people asked about (``rag.retrieval.speakers``).
+        threshold: minimal share of the topic's words.
+
+    Returns:
+        A ``SpeakerEvidence``.
+    """
+    asked = set(content_words(question)) - set(content_words(" ".join(names)))
+    own: list[Passage] = []
+    others: dict[str, Passage] = {}
+    seen: set[tuple[str, int]] = set()
+    for chunk in chunks:
+        shown = set(content_words(f"{shown_title(chunk)}\n{chunk.text}"))
+        if asked and len(asked & shown) / len(asked) < threshold:
+            continue
+        spans = []
+        for span, who in quoted_sentences(chunk):
+            if any(speaker_matches(w, n) for w in who for n in names):
+                if (chunk.article_id, chunk.start + span[0]) not in seen:
+                    seen.add((chunk.article_id, chunk.start + span[0]))
+                    spans.append(span)
+            else:
+                for w in who:
+                    others.setdefault(w, Passage(n=0, chunk=chunk, spans=[span]))
+        if spans:
+            own.append(Passage(n=len(own) + 1, chunk=chunk, spans=spans))
+    return SpeakerEvidence(own=own, others=list(others.items()))
+
+
+def not_quoted_answer(asked: str, evidence: SpeakerEvidence, max_named: int = 2) -> Verified:
+    """The refusal that still helps: "The articles don't quote <asked> on this; <other> is quoted [1]."
+
+    Args:
+        asked: the person asked about, as the question names them.
+        evidence: what the retrieved chunks quote (``speaker_evidence``).
+        max_named: at most this many other people named, each with the citation of their quote.
+
+    Returns:
+        A ``Verified`` whose text is the sentence and whose citations back the people named.
+    """
+    text = f"The articles don't quote {asked} on this"
+    named = evidence.others[:max_named]
+    if not named:
+        return Verified(text=text + ".", citations=[])
+    citations = [p.citation(i, p.spans[0]) for i, (_, p) in enumerate(named, start=1)]
+    who = " and ".join(f"{name} is quoted [{i}]" for i, (name, _) in enumerate(named, start=1))
+    return Verified(text=f"{text}; {who}.", citations=citations)

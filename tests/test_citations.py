@@ -122,11 +122,17 @@ def test_a_claim_naming_someone_the_quote_does_not_name_is_dropped():
     # same words, another person: enough overlap, but "Kerry" is nowhere in the quote
     invented = verify("John Kerry said the provision of arms violated the ceasefire [1].", ps, question=question)
     assert invented.text == "" and invented.dropped
-    # names the question itself uses need not be in the quote
-    q2 = "What did the Deputy National Security Adviser say about the Kremlin and Ukraine?"
+    # names the question itself uses need not be in the quote, but must be in the cited article
+    # (here its title, which names Obama and Ukraine)
+    q2 = "What did the Deputy National Security Adviser say to Obama about Ukraine?"
     ok = verify("He said the provision of arms was a complete violation of the spirit of the ceasefire "
-                "in Ukraine, the Kremlin heard [1].", ps, question=q2)
+                "in Ukraine, Obama heard [1].", ps, question=q2)
     assert ok.citations
+    # the article never mentions the Kremlin: naming it in the question does not make it so
+    q3 = "What did the Deputy National Security Adviser say about the Kremlin and Ukraine?"
+    kremlin = verify("He said the provision of arms was a complete violation of the spirit of the ceasefire "
+                     "in Ukraine, the Kremlin heard [1].", ps, question=q3)
+    assert kremlin.text == "" and kremlin.reasons == ["names_not_in_passage"]
 
 
 def test_a_bare_short_answer_is_supported_by_a_quote_that_contains_it():

@@ -1,0 +1,77 @@
+"""Speaker grounding: who-said-what questions are answered only from the asked person's quotations."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import FakeListChatModel
+
+from conftest import answer_params, retrieval_params
+from fake_store import FakeStore, seed_article
+from rag.chain import Answerer
+from rag.grounding import speaker_evidence
+from rag.quotes import find_quotes, speaker_at
+from rag.retrieval import HybridRetriever
+from rag.types import REFUSAL_REASONS, Chunk, Quote
+
+ARTICLE = seed_article()
+QUOTES = find_quotes(ARTICLE.text)
+
+
+class ExplodingChatModel(FakeListChatModel):
+    """A chat model that fails the test if it is ever called."""
+
+    def _call(self, *args, **kwargs):  # noqa: D401
+        raise AssertionError("the LLM must not be called")
+
+    def _stream(self, *args, **kwargs):
+        raise AssertionError("the LLM must not be called")
+
+
+def _answerer(fake_embeddings, tmp_path, chat_model=None) -> Answerer:
+    retriever = HybridRetriever(FakeStore([ARTICLE], fake_embeddings), retrieval_params(), index_dir=tmp_path / "bm25")
+    return Answerer(retriever, chat_model, answer_params(top_k=4, min_relevance=0.0))
+
+
+def _speakers_of(citation) -> list[str]:
+    return speaker_at(QUOTES, citation.start, citation.end)
+
+
+def test_extractive_answer_cites_only_the_asked_persons_words(fake_embeddings, tmp_path):
+    answer = _answerer(fake_embeddings, tmp_path).ask("What did Rhodes say about Ukraine?")
+    assert answer.answerable and answer.citations
+    assert "complete violation of the spirit" in answer.answer
+    assert all(_speakers_of(c) == ["Ben Rhodes"] for c in answer.citations)
+
+
+def test_a_person_not_quoted_on_the_topic_gets_a_refusal_naming_who_is(fake_embeddings, tmp_path):
+    answerer = _answerer(fake_embeddings, tmp_path, ExplodingChatModel(responses=["x"]))
+    answer = answerer.ask("What did John Kerry say about the ceasefire in Ukraine?")
+    assert not answer.answerable and answer.refusal_reason == "speaker_not_quoted"
+    assert "speaker_not_quoted" in REFUSAL_REASONS
+    assert answer.answer.startswith("The articles don't quote John Kerry on this;")
+    assert "Ben Rhodes is quoted [1]" in answer.answer
+    citation = answer.citations[0]
+    assert citation.n == 1
+    assert ARTICLE.text[citation.start:citation.end] == citation.quote and _speakers_of(citation) == ["Ben Rhodes"]
+
+
+def test_model_giving_someone_elses_words_is_not_cited_to_them(fake_embeddings, tmp_path):
+    # the model answers a Rhodes question with Meehan's sentence: it only saw Rhodes' quotations,
+    # so the claim cannot be cited to Meehan's words
+    model = FakeListChatModel(responses=["Their conversations covered Iran, Syria and Ukraine [1]."])
+    answer = _answerer(fake_embeddings, tmp_path, model).ask("What did Rhodes say about Ukraine?")
+    assert all(_speakers_of(c) == ["Ben Rhodes"] for c in answer.citations)
+    assert "Meehan" not in " ".join(c.quote for c in answer.citations)
+
+
+def test_speaker_evidence_uses_the_quotes_kept_at_ingest():
+    text = "Officials met on Monday to discuss the bridge. He said the bridge would reopen in May."
+    # at ingest the article resolved "He" to Tom Baker; the chunk alone could not
+    chunk = Chunk(id="c", article_id="a", text=text, start=100, end=100 + len(text), position=3, title="Bridge",
+                  quotes=[Quote(speaker="Tom Baker", start=100 + text.index("He said"), end=100 + len(text), kind="reported")])
+    evidence = speaker_evidence("What did Tom Baker say about the bridge?", [chunk], ["baker"], 0.5)
+    (passage,) = evidence.own
+    assert chunk.text[slice(*passage.spans[0])].startswith("He said")
+    none = speaker_evidence("What did Jane Doe say about the bridge?", [chunk], ["doe"], 0.5)
+    assert none.own == [] and [name for name, _ in none.others] == ["Tom Baker"]
+    off_topic = speaker_evidence("What did Tom Baker say about the election?", [chunk], ["baker"], 0.5)
+    assert off_topic.own == [] and off_topic.others == []
