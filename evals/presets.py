@@ -89,7 +89,11 @@ def _default_pipeline(settings: Any, corpus: Path | None, progress: bool) -> Eva
     extra: dict[str, Any] = {}
     if corpus is not None:
         digest = corpus_hash(corpus)
-        key = f"cs{settings.chunk_size}-co{settings.chunk_overlap}-{_embedder_key(settings.embedding_model)}"
+        from ingest.pipeline import CHUNKER_VERSION
+
+        # the chunker's version is part of the key: a store cut by an older chunker is not reused
+        key = (f"cs{settings.chunk_size}-co{settings.chunk_overlap}-v{CHUNKER_VERSION}-"
+               f"{_embedder_key(settings.embedding_model)}")
         store_dir = cached_store_dir(settings.cache_dir, digest, key)
         settings = settings.model_copy(update={"store": store_dir, "chroma_host": None})
         extra = {"corpus": str(corpus), "corpus_hash": digest}
