@@ -43,11 +43,14 @@ _SPEECH = re.compile(
     r"argued|claimed|insisted|explained|noted|asked|according)\b",
     re.IGNORECASE,
 )
+_NAME = r"(?:[A-Z][\w.'’-]*\s+){0,3}[A-Z][\w'’-]+"
+_SUFFIX = r"(?:,?\s+(?:Jr|Sr)\.?|\s+(?:II|III|IV))?"  # "Ferdinand Marcos Jr.": the surname is Marcos
+_NAME_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 _SPEAKER_Q = re.compile(
-    r"\b(?:did|does|do|has|have|had|is|was|will|would)\s+(?P<name>(?:[A-Z][\w.'’-]*\s+){0,3}[A-Z][\w'’-]+)"
+    rf"\b(?:did|does|do|has|have|had|is|was|will|would)\s+(?P<name>{_NAME}){_SUFFIX}"
     r"\s+(?:say|said|tell|told|claim|announce|argue|warn|write|tweet|mean|think|call|describe|"
     r"suggest|promise|add|state|admit|reveal|insist|explain)\b"
-    r"|\baccording\s+to\s+(?P<name2>(?:[A-Z][\w.'’-]*\s+){0,3}[A-Z][\w'’-]+)",
+    rf"|\b(?i:according)\s+to\s+(?P<name2>{_NAME}){_SUFFIX}",
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -63,8 +66,8 @@ def speakers(question: str) -> list[str]:
     """
     out = []
     for m in _SPEAKER_Q.finditer(question):
-        name = m.group("name") or m.group("name2")
-        last = words(name)[-1] if words(name) else ""
+        name = [w for w in words(m.group("name") or m.group("name2")) if w not in _NAME_SUFFIXES]
+        last = name[-1] if name else ""
         if last and last not in out:
             out.append(last)
     return out

@@ -142,3 +142,10 @@ def test_questions_about_the_last_days_only_see_articles_of_those_days(store, tm
     other = HybridRetriever(FakeStore([STORM_OLD, undated], fake_embeddings),
                             retrieval_params(recent_window_days=10), index_dir=tmp_path / "u")
     assert [c.article_id for c in other.retrieve("storm Florida this week", k=5, as_of=june16).chunks] == ["undated"]
+
+
+def test_speakers_skip_name_suffixes_and_read_according_to_at_a_sentence_start():
+    assert speakers("What did Ferdinand Marcos Jr. say about the election?") == ["marcos"]
+    assert speakers("What did John Smith III tell reporters?") == ["smith"]
+    assert speakers("According to Martin Luther King Jr., what matters most?") == ["king"]
+    assert speakers("What did Ben Rhodes say about Ukraine?") == ["rhodes"]
