@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from rag.injection import is_instruction
+from rag.quotes import quotes_of_chunk, speaker_at
 from rag.text import content_words, sentence_spans
 from rag.types import Chunk, Citation
 
@@ -63,6 +64,7 @@ class Passage:
         """A ``Citation`` numbered ``n`` quoting ``span`` of this passage, with article offsets."""
         s, e = span
         c = self.chunk
+        speakers = speaker_at(quotes_of_chunk(c), c.start + s, c.start + e)
         return Citation(
             n=n,
             article_id=c.article_id,
@@ -73,6 +75,7 @@ class Passage:
             quote=c.text[s:e],
             start=c.start + s,
             end=c.start + e,
+            speaker="; ".join(speakers) or None,
         )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rag.context import Passage, shown_title
 from rag.injection import is_instruction
-from rag.quotes import Quote, find_quotes, speaker_at, speaker_matches
+from rag.quotes import quotes_of_chunk, speaker_at, speaker_matches
 from rag.text import (
     MARKER,
     STOPWORDS,
@@ -441,20 +441,9 @@ def verify(
 
 
 # --- who said what -------------------------------------------------------------------------------------
-def chunk_quotes(chunk: Chunk) -> list[Quote]:
-    """The quotations overlapping ``chunk``, in article offsets: those kept at ingest, else (a store
-    built before they were kept) the ones ``rag.quotes`` finds in the chunk's own text."""
-    if chunk.quotes is not None:
-        return chunk.quotes
-    return [
-        q.model_copy(update={"start": q.start + chunk.start, "end": q.end + chunk.start})
-        for q in find_quotes(chunk.text)
-    ]
-
-
 def quoted_sentences(chunk: Chunk) -> list[tuple[tuple[int, int], list[str]]]:
     """The chunk's sentences that quote someone: ``(chunk-relative span, speakers)`` in order."""
-    quotes = chunk_quotes(chunk)
+    quotes = quotes_of_chunk(chunk)
     out = []
     for s, e in sentence_spans(chunk.text):
         who = speaker_at(quotes, chunk.start + s, chunk.start + e)

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 
 from rag.text import sentence_spans, words
-from rag.types import Quote
+from rag.types import Chunk, Quote
 
 __all__ = [
     "Quote", "find_quotes", "speaker_at", "speaker_matches", "speakers_field", "quotes_json", "quotes_from_json",
@@ -375,6 +375,17 @@ def find_quotes(text: str) -> list[Quote]:
                     covered.add(i)
     unique = {(q.start, q.end, q.speaker): q for q in quotes}
     return sorted(unique.values(), key=lambda q: (q.start, q.end))
+
+
+def quotes_of_chunk(chunk: Chunk) -> list[Quote]:
+    """The quotations overlapping ``chunk``, in article offsets: those kept at ingest, else (a store
+    built before they were kept) the ones ``find_quotes`` finds in the chunk's own text."""
+    if chunk.quotes is not None:
+        return chunk.quotes
+    return [
+        q.model_copy(update={"start": q.start + chunk.start, "end": q.end + chunk.start})
+        for q in find_quotes(chunk.text)
+    ]
 
 
 def speaker_at(quotes: list[Quote], start: int, end: int) -> list[str]:

@@ -139,9 +139,12 @@ class Citation(BaseModel):
     quote: str = Field(description="Exactly the article text between start and end.")
     start: int = Field(description="Character offset of the quote in the article text.")
     end: int = Field(description="Character offset just past the quote in the article text.")
+    speaker: str | None = Field(
+        default=None, description="Who speaks the quote, as the article names them (None: nobody is quoted)."
+    )
 
     def contract(self) -> dict[str, Any]:
-        """The JSON shape of DESIGN.md (``ask --json``)."""
+        """The JSON shape of DESIGN.md (``ask --json``), plus ``speaker``."""
         return {
             "n": self.n,
             "article_id": self.article_id,
@@ -151,6 +154,7 @@ class Citation(BaseModel):
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "speaker": self.speaker,
         }
 
 

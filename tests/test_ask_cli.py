@@ -40,7 +40,7 @@ def check_contract(obj: dict, text: str | None = None) -> None:
     assert set(obj) == {"question", "answer", "answerable", "citations", "timings", "refusal_reason"}
     text = text or seed_article().text
     for c in obj["citations"]:
-        assert set(c) == {"n", "article_id", "title", "url", "published", "quote", "start", "end"}
+        assert set(c) == {"n", "article_id", "title", "url", "published", "quote", "start", "end", "speaker"}
         assert text[c["start"] : c["end"]] == c["quote"]
         assert f"[{c['n']}]" in obj["answer"]
 

@@ -75,3 +75,22 @@ def test_speaker_evidence_uses_the_quotes_kept_at_ingest():
     assert none.own == [] and [name for name, _ in none.others] == ["Tom Baker"]
     off_topic = speaker_evidence("What did Tom Baker say about the election?", [chunk], ["baker"], 0.5)
     assert off_topic.own == [] and off_topic.others == []
+
+
+def test_each_citation_names_its_speaker_and_the_sources_panel_shows_it(fake_embeddings, tmp_path):
+    from ui.format import format_source
+
+    answer = _answerer(fake_embeddings, tmp_path).ask("What did Rhodes say about Ukraine?")
+    assert answer.citations and all(c.speaker == "Ben Rhodes" for c in answer.citations)
+    assert answer.contract()["citations"][0]["speaker"] == "Ben Rhodes"
+    html = format_source(answer.citations[0], ARTICLE, 1)
+    assert '<div class="source-speaker">Ben Rhodes said:</div>' in html
+
+
+def test_a_citation_that_quotes_nobody_has_no_speaker():
+    from rag.context import Passage
+
+    chunk = Chunk.of_span(ARTICLE, 0, len(ARTICLE.text), id="all", position=0)
+    title_end = ARTICLE.text.index("\n")
+    citation = Passage(n=1, chunk=chunk).citation(1, (0, title_end))
+    assert citation.speaker is None

@@ -171,12 +171,13 @@ def format_source(citation: Citation, article: Article | None, turn: int) -> str
         if url
         else ""
     )
+    said = f'<div class="source-speaker">{html.escape(citation.speaker)} said:</div>' if citation.speaker else ""
     return (
         f'<div class="source" id="{source_anchor(turn, citation.n)}">'
         f'<div class="source-head"><span class="source-n">[{citation.n}]</span> '
         f'<span class="source-title">{title}</span></div>'
         f'<div class="source-meta">{" · ".join(meta) or "undated"}{link}</div>'
-        f'<blockquote class="source-quote">{citation_context(citation, article)}</blockquote>'
+        f'{said}<blockquote class="source-quote">{citation_context(citation, article)}</blockquote>'
         "</div>"
     )
 
