@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import SettingsError
 
 LLMName = Literal["llamacpp", "openai", "extractive"]
+GroupT = TypeVar("GroupT", bound=BaseModel)
 ENV_PREFIX = "NEWSRAG_"
 COLLECTION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$"
 
@@ -155,20 +156,24 @@ class Settings(BaseSettings):
         return self
 
     # --- the groups each part of the answer path is built from -----------------------------------
+    def _group(self, group: type[GroupT]) -> GroupT:
+        """The parameter group ``group`` filled with these settings' values of its fields."""
+        return group(**{name: getattr(self, name) for name in group.model_fields})
+
     @property
     def retrieval_params(self) -> RetrievalParams:
         """The retriever's parameters (``rag.retrieval.HybridRetriever``)."""
-        return RetrievalParams(**{name: getattr(self, name) for name in RetrievalParams.model_fields})
+        return self._group(RetrievalParams)
 
     @property
     def answer_params(self) -> AnswerParams:
         """The answerer's parameters (``rag.chain.Answerer``)."""
-        return AnswerParams(**{name: getattr(self, name) for name in AnswerParams.model_fields})
+        return self._group(AnswerParams)
 
     @property
     def model_params(self) -> ModelParams:
         """The chat model's parameters (``rag.llm.get_chat_model``)."""
-        return ModelParams(**{name: getattr(self, name) for name in ModelParams.model_fields})
+        return self._group(ModelParams)
 
 
 class RetrievalParams(BaseModel):
