@@ -17,7 +17,7 @@ from ingest.chunking import TokenCounter, chunk_article
 from ingest.loaders import DEFAULT_MAX_BYTES, JSONL_SUFFIXES, Loaded, iter_files, load_file, load_paths
 from ingest.problems import Problem
 from ingest.report import ArticleStatus, IngestEvent, IngestReport
-from rag.store import Store, resolved_path
+from rag.store import Store, StoredArticle, resolved_path
 from rag.types import Article, Chunk, content_hash
 
 __all__ = [
@@ -175,23 +175,21 @@ class _Run:
         self.emit(kind="article", path=article.path, article_id=article.id, status=status,
                   message=note or f"{status}: {article.id}")
 
-    def clash(self, article: Article) -> str | None:
-        """Why ``article`` may not replace the stored article of the same id (None: it may).
+    def clash(self, article: Article, stored: StoredArticle | None) -> str | None:
+        """Why ``article`` may not replace ``stored``, the stored article of its id (None: it may).
 
         An id names the same article when both came from the same file, or when both carry an id
         of their own (a record's or front matter's ``id``). A file-name id that matches an article
         from another file is a clash: replacing it would silently lose that article.
         """
-        origin = self.store.article_origin(article.id)
-        if origin is None or not article.path:
+        if stored is None or not article.path:
             return None
-        stored_path, stored_from_path = origin
-        if not stored_path or stored_path == resolved_path(article.path):
+        if not stored.resolved_path or stored.resolved_path == resolved_path(article.path):
             return None
-        if not article.id_from_path and not stored_from_path:
+        if not article.id_from_path and not stored.id_from_path:
             return None
         return (
-            f"article id {article.id!r} is already used by {stored_path}; nothing replaced. "
+            f"article id {article.id!r} is already used by {stored.resolved_path}; nothing replaced. "
             "Give this file an id of its own (front matter 'id: ...', or an 'id' field), or ingest "
             "with --ids-from-path to name articles by their path"
         )
@@ -210,11 +208,12 @@ class _Run:
             return
         self.ids_seen[article.id] = h
         fp = fingerprint(article, self.chunk_size, self.chunk_overlap)
-        if self.store.article_fingerprint(article.id) == fp:  # the same article, wherever it lies now
+        stored = self.store.stored_article(article.id)
+        if stored is not None and stored.fingerprint == fp:  # the same article, wherever it lies now
             self.hashes_seen.setdefault(h, article.id)
             self.finish_article(article, "unchanged")
             return
-        reason = self.clash(article)
+        reason = self.clash(article, stored)
         if reason is not None:
             self.problem(Problem(path=article.path or "?", reason=reason))
             return
@@ -224,7 +223,7 @@ class _Run:
             self.finish_article(article, "duplicate", f"duplicate: {article.id} has the same text as {other}")
             return
         self.hashes_seen[h] = article.id
-        status: ArticleStatus = "updated" if self.store.article_hash(article.id) is not None else "added"
+        status: ArticleStatus = "updated" if stored is not None else "added"
         chunks = chunk_article(article, self.chunk_size, self.chunk_overlap, self.count, self.budget)
         item = _Pending(article, chunks, status, fp, self.store.existing_vectors([c.id for c in chunks]))
         self.pending.append(item)

@@ -25,6 +25,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,16 @@ def resolved_path(path: str | None) -> str:
         return str(Path(path).resolve())
     except (OSError, RuntimeError):
         return str(Path(path).absolute())
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """The stored facts about an article that decide what a new ingest of it does."""
+
+    text_hash: str  # digest of the stored text
+    fingerprint: str | None  # text, metadata and chunking: equal means "unchanged"
+    resolved_path: str  # the file it came from, resolved ("" when none)
+    id_from_path: bool  # its id was derived from that file's name
 
 
 def _none_if_empty(value: Any) -> Any:
@@ -389,25 +400,8 @@ class Store:
             return None
         return got["metadatas"][0] or {}
 
-    def article_hash(self, article_id: str) -> str | None:
-        """Text hash stored for an article, or None when the article is not in the store."""
-        meta = self._article_meta(article_id)
-        return None if meta is None else meta.get("text_hash")
-
-    def article_fingerprint(self, article_id: str) -> str | None:
-        """Fingerprint stored with an article by ``put_article`` (None when absent or not given).
-
-        Args:
-            article_id: the article id.
-
-        Returns:
-            The fingerprint string, or None.
-        """
-        meta = self._article_meta(article_id)
-        return None if meta is None else (meta.get("fingerprint") or None)
-
-    def article_origin(self, article_id: str) -> tuple[str, bool] | None:
-        """Where a stored article came from: ``(resolved file path or "", id_from_path)``.
+    def stored_article(self, article_id: str) -> StoredArticle | None:
+        """What the store keeps about an article for ingest decisions, read in one request.
 
         Args:
             article_id: the article id.
@@ -419,8 +413,29 @@ class Store:
         meta = self._article_meta(article_id)
         if meta is None:
             return None
-        where = meta.get("resolved_path") or resolved_path(meta.get("path") or None)
-        return where, bool(meta.get("id_from_path", False))
+        return StoredArticle(
+            text_hash=meta.get("text_hash") or "",
+            fingerprint=meta.get("fingerprint") or None,
+            resolved_path=meta.get("resolved_path") or resolved_path(meta.get("path") or None),
+            id_from_path=bool(meta.get("id_from_path", False)),
+        )
+
+    def article_hash(self, article_id: str) -> str | None:
+        """Text hash stored for an article, or None when the article is not in the store."""
+        stored = self.stored_article(article_id)
+        return None if stored is None else stored.text_hash
+
+    def article_fingerprint(self, article_id: str) -> str | None:
+        """Fingerprint stored with an article by ``put_article`` (None when absent or not given).
+
+        Args:
+            article_id: the article id.
+
+        Returns:
+            The fingerprint string, or None.
+        """
+        stored = self.stored_article(article_id)
+        return None if stored is None else stored.fingerprint
 
     def find_by_text_hash(self, text_hash: str) -> str | None:
         """Id of a stored article with exactly this text, if any (duplicate detection)."""
