@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.chunking import TokenCounter, chunk_article
-from ingest.loaders import DEFAULT_MAX_BYTES, JSONL_SUFFIXES, Loaded, iter_files, load_file, load_paths
+from ingest.loaders import (
+    DEFAULT_MAX_BYTES, JSONL_SUFFIXES, Loaded, iter_files, load_file, load_paths, read_bounded,
+)
 from ingest.problems import Problem
 from ingest.report import ArticleStatus, IngestEvent, IngestReport
 from rag.store import Store, StoredArticle, resolved_path
@@ -103,11 +105,10 @@ def _estimate_total(paths: Iterable[str | os.PathLike[str]], max_bytes: int) -> 
             continue
         if item.suffix.lower() in JSONL_SUFFIXES:
             try:
-                if item.stat().st_size > max_bytes:
-                    continue
-                total += sum(1 for line in item.read_bytes().split(b"\n") if line.strip())
-            except OSError:
+                data = read_bounded(item, max_bytes)
+            except ValueError:  # the loader names the problem when it reaches the file
                 continue
+            total += sum(1 for line in data.split(b"\n") if line.strip())
         else:
             total += 1
     return total
