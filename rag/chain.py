@@ -29,8 +29,7 @@ from rag.grounding import (
     Verified, instruction_sentences, name_phrases, not_quoted_answer, speaker_evidence, verify,
 )
 from rag.prompt import ANSWER_PROMPT, REWRITE_PROMPT, Window, fit_context, fit_history, format_today
-from rag.quotes import name_as_written
-from rag.retrieval import Retrieval, speakers
+from rag.retrieval import Retrieval, asked_speakers, speakers
 from rag.settings import AnswerParams
 from rag.text import content_words, parse_date, words
 from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer, Filters
@@ -308,12 +307,14 @@ class Answerer:
         turn.retrieved(query, retrieval)
 
         passages = self.passages(query, retrieval) if self.relevant(retrieval) else []
-        names = speakers(query)
+        names = asked_speakers(query)
         if names:  # who said what: answered only from the asked person's own quotations
-            evidence = speaker_evidence(query, retrieval.chunks, names, self.params.support_threshold)
+            evidence = speaker_evidence(
+                query, retrieval.chunks + retrieval.quoting, names, self.params.support_threshold
+            )
             if not evidence.own and (passages or evidence.others):
                 # others are quoted on the topic (even when the gate found the person irrelevant)
-                refusal = turn.not_quoted(not_quoted_answer(name_as_written(query, names[0]), evidence))
+                refusal = turn.not_quoted(not_quoted_answer(names[0], evidence))
                 yield refusal.answer
                 yield refusal
                 return

@@ -473,7 +473,8 @@ def speaker_evidence(question: str, chunks: list[Chunk], names: list[str], thres
     Args:
         question: the standalone question.
         chunks: retrieved chunks, best first.
-        names: surnames (or full names) of the people asked about (``rag.retrieval.speakers``).
+        names: the people asked about (``rag.retrieval.asked_speakers``; a bare surname matches
+            anyone of that surname).
         threshold: minimal share of the topic's words.
 
     Returns:

@@ -35,6 +35,7 @@ class LexicalIndex:
         import bm25s
 
         self.chunks = chunks
+        self._by_article: dict[str, list[Chunk]] | None = None
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         corpus = [content_words(chunk_document(c)) or ["_empty_"] for c in chunks]
         self._vocab: dict[str, int] = {}
@@ -55,6 +56,17 @@ class LexicalIndex:
                 row.append(self._vocab[w])
             ids.append(row)
         return bm25s.tokenization.Tokenized(ids=ids, vocab=self._vocab)
+
+    def of_article(self, article_id: str) -> list[Chunk]:
+        """The indexed chunks of one article, in text order (an index by article built on first use)."""
+        if self._by_article is None:
+            by_article: dict[str, list[Chunk]] = {}
+            for c in self.chunks:
+                by_article.setdefault(c.article_id, []).append(c)
+            for cs in by_article.values():
+                cs.sort(key=lambda c: c.start)
+            self._by_article = by_article
+        return self._by_article.get(article_id, [])
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (zeros when no query word is known)."""

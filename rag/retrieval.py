@@ -23,11 +23,12 @@ from typing import Any, Callable
 
 from rag.errors import StoreError
 from rag.lexical import LexicalIndex, load_or_build
+from rag.quotes import name_as_written, quotes_of_chunk, speaker_matches
 from rag.settings import RetrievalParams
 from rag.text import content_words, parse_date, words
 from rag.types import Chunk, Filters
 
-__all__ = ["HybridRetriever", "Retrieval", "Candidates", "speakers", "fuse", "recent_window", "add_priors"]
+__all__ = ["HybridRetriever", "Retrieval", "Candidates", "speakers", "asked_speakers", "fuse", "recent_window", "add_priors"]
 
 
 def _published(chunk: Chunk) -> dt.date | None:
@@ -71,6 +72,13 @@ def speakers(question: str) -> list[str]:
         if last and last not in out:
             out.append(last)
     return out
+
+
+def asked_speakers(question: str) -> list[str]:
+    """The people the question asks about as speakers, as it writes them ("What did Ben Rhodes say"
+    -> ["Ben Rhodes"]), titles left out: with a first name, only a speaker with the same first name
+    is that person ("Dick Cheney" is not "Liz Cheney")."""
+    return [name_as_written(question, s) for s in speakers(question)]
 
 
 def quotes_speaker(chunk: Chunk, names: list[str]) -> bool:
@@ -125,6 +133,9 @@ class Retrieval:
     chunks: list[Chunk]
     relevance: float
     signals: dict[str, float] = field(default_factory=dict)
+    quoting: list[Chunk] = field(default_factory=list)
+    """For a question about what someone said: the other chunks of the retrieved articles that
+    quote that person (a quotation on the topic may sit in a paragraph the search did not rank)."""
 
 
 def question_overlap(question: str, chunk: Chunk) -> float:
@@ -272,4 +283,27 @@ class HybridRetriever:
         chunks = found.top(k)
         cosine = {chunk.id: score for chunk, score in dense}
         relevance, signals = relevance_of(query, [(c, cosine.get(c.id, float("nan"))) for c in chunks])
-        return Retrieval(chunks=chunks, relevance=relevance, signals=signals)
+        quoting = self.quoting(chunks, asked_speakers(query))
+        return Retrieval(chunks=chunks, relevance=relevance, signals=signals, quoting=quoting)
+
+    def quoting(self, chunks: list[Chunk], names: list[str]) -> list[Chunk]:
+        """The chunks of ``chunks``' articles, not among them, whose quotations one of ``names`` speaks.
+
+        Args:
+            chunks: the retrieved chunks.
+            names: the people asked about (``asked_speakers``).
+
+        Returns:
+            Chunks in order of their article's first retrieved chunk, then of the text.
+        """
+        if not names:
+            return []
+        have = {c.id for c in chunks}
+        out = []
+        for article_id in dict.fromkeys(c.article_id for c in chunks):
+            for c in self.lexical().of_article(article_id):
+                if c.id not in have and any(
+                    speaker_matches(q.speaker, n) for q in quotes_of_chunk(c) for n in names
+                ):
+                    out.append(c)
+        return out

@@ -94,3 +94,46 @@ def test_a_citation_that_quotes_nobody_has_no_speaker():
     title_end = ARTICLE.text.index("\n")
     citation = Passage(n=1, chunk=chunk).citation(1, (0, title_end))
     assert citation.speaker is None
+
+
+def _article(article_id: str, title: str, text: str):
+    from rag.types import Article
+
+    return Article(id=article_id, title=title, text=text, published="2024-05-02")
+
+
+def test_the_persons_quotation_in_a_paragraph_not_retrieved_is_still_found(fake_embeddings, tmp_path):
+    # the search ranks the harbour paragraphs of the article first; Mara Quint's words on the harbour
+    # sit in a later paragraph that holds none of the question's words but her own
+    text = (
+        "The harbour will close for repairs on Monday, the port authority said.\n"
+        "Fishing boats must use the northern harbour during the repairs.\n"
+        "The repairs of the harbour wall will cost four million euros.\n"
+        "\u201cWe waited ten years for this work and it cannot wait any longer,\u201d Mara Quint said.\n"
+    )
+    store = FakeStore([_article("h", "Harbour repairs", text)], fake_embeddings, per_chunk=1)
+    # without the speaker prior, so that the search alone ranks the paragraph quoting her low
+    retriever = HybridRetriever(store, retrieval_params(speaker_weight=0), index_dir=tmp_path / "bm25")
+    answerer = Answerer(retriever, None, answer_params(top_k=1, min_relevance=0.0))
+    question = "What did Mara Quint say about the harbour repairs?"
+    retrieval = retriever.retrieve(question, 1)
+    assert "Quint" not in retrieval.chunks[0].text
+    assert [c.text for c in retrieval.quoting] == [next(c.text for c in store.chunks if "Quint" in c.text)]
+    answer = answerer.ask(question)
+    assert answer.answerable and "cannot wait any longer" in answer.answer
+    assert [c.speaker for c in answer.citations] == ["Mara Quint"]
+
+
+def test_a_first_name_that_differs_is_another_person(fake_embeddings, tmp_path):
+    text = (
+        "Liz Cheney lost the Wyoming primary on Tuesday.\n"
+        "\u201cOur work is far from over,\u201d Liz Cheney told supporters after the Wyoming primary.\n"
+    )
+    store = FakeStore([_article("w", "Wyoming primary", text)], fake_embeddings, per_chunk=1)
+    retriever = HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25")
+    answerer = Answerer(retriever, ExplodingChatModel(responses=["x"]), answer_params(top_k=2, min_relevance=0.0))
+    answer = answerer.ask("What did Dick Cheney say about the Wyoming primary?")
+    assert not answer.answerable and answer.refusal_reason == "speaker_not_quoted"
+    assert answer.answer.startswith("The articles don't quote Dick Cheney on this; Liz Cheney is quoted [1]")
+    extractive = Answerer(retriever, None, answer_params(top_k=2, min_relevance=0.0))
+    assert "far from over" in extractive.ask("What did Liz Cheney say about the Wyoming primary?").answer
