@@ -1,4 +1,4 @@
-"""``newsrag`` commands of the ``rag`` package: ``ask`` and ``model pull | status``.
+"""``newsrag`` commands of the ``rag`` package: ``ask``, ``articles`` and ``model pull | status``.
 
 Also the two helpers every package's commands use to read settings (``settings_or_exit``,
 ``bad_settings``): a bad value is one ``Error:`` line per problem and exit status 2.
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from rag.errors import NewsragError, SettingsError
+from rag.errors import NewsragError, SettingsError, StoreError
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
     """
     _register_model(app)
     _register_ask(app)
+    _register_articles(app)
 
 
 def _fail(err: NewsragError) -> typer.Exit:
@@ -171,3 +172,104 @@ def _register_ask(app: typer.Typer) -> None:
             when = f", {c.published}" if c.published else ""
             typer.echo(f"[{c.n}] {c.title or c.article_id}{when} (chars {c.start}-{c.end})")
             typer.echo(f"    \u201c{c.quote}\u201d")
+
+
+# --- newsrag articles -----------------------------------------------------------------------------
+
+QUOTE_CHARS = 120  # longer quotations are shortened to about this many characters in the listing
+
+
+def shortened(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` on one line, cut at a word with "…" when longer than ``limit`` characters.
+
+    Args:
+        text: the words.
+        limit: most characters kept.
+
+    Returns:
+        The text, whitespace runs made single spaces.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(",;:") + "…"
+
+
+def _article_line(a) -> str:
+    """``2014-11-11  CNN  Title  (id)`` for one ``rag.store.ArticleSummary``."""
+    return f"{a.published or 'undated':<10}  {a.source or '-'}  {a.title or '(no title)'}  ({a.id})"
+
+
+def _article_json(a) -> dict:
+    return {
+        "id": a.id, "title": a.title, "source": a.source, "url": a.url, "published": a.published,
+        "n_chunks": a.n_chunks, "quoted": [{"speaker": name, "quotations": n} for name, n in a.quoted],
+    }
+
+
+def _print_quotes(store, article_id: str, json_out: bool) -> None:
+    """Each quotation of one article with its speaker and offsets (``articles --quotes``)."""
+    import json
+
+    article = store.get_article(article_id)
+    if article is None:
+        raise StoreError(f"no article {article_id!r} in the store at {store.location} (newsrag articles lists them)")
+    quotes = store.quotes_of(article_id)
+    if json_out:
+        rows = [{"speaker": q.speaker, "kind": q.kind, "start": q.start, "end": q.end,
+                 "quote": article.text[q.start:q.end]} for q in quotes]
+        typer.echo(json.dumps({"article_id": article_id, "title": article.title, "quotes": rows},
+                              ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{article.title or article_id} ({article_id}): {len(quotes)} quotation{'s' * (len(quotes) != 1)}")
+    for q in quotes:
+        words = shortened(article.text[q.start:q.end])
+        typer.echo(f"  {q.start}-{q.end}  {q.speaker} ({q.kind}): {words}")
+
+
+def _register_articles(app: typer.Typer) -> None:
+    from pathlib import Path
+
+    @app.command("articles")
+    def articles_cmd(
+        search: str | None = typer.Argument(None, metavar="SEARCH", help="Only articles whose title or source holds these words."),
+        quoted: bool = typer.Option(False, "--quoted", help="Also list who is quoted in each article."),
+        quotes: str | None = typer.Option(
+            None, "--quotes", metavar="ARTICLE_ID", help="Print each quotation of this article instead."
+        ),
+        json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many articles (newest first)."),
+        store: Path | None = typer.Option(None, "--store", help="Store folder (default: settings)."),
+    ) -> None:
+        """List the articles in the store, newest first, and who is quoted in them (read-only)."""
+        import json
+
+        from rag.store import Store
+
+        settings = settings_or_exit(store=store)
+        try:
+            opened = Store.for_reading(settings)
+            if quotes is not None:
+                _print_quotes(opened, quotes, json_out)
+                return
+            listing = opened.list_articles(search, limit=limit, quoted=quoted or json_out)
+            if not listing.total and not search:
+                raise StoreError(
+                    f"no articles in the store at {opened.location}: add some with "
+                    f"`newsrag ingest PATH --store {opened.location}`"
+                )
+        except NewsragError as err:
+            raise _fail(err) from None
+        if json_out:
+            body = {"total": listing.total, "articles": [_article_json(a) for a in listing.articles]}
+            typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+            return
+        for a in listing.articles:
+            typer.echo(_article_line(a))
+            if quoted:
+                typer.echo(f"    quoted: {a.quoted_line() or 'nobody'}")
+        if not listing.total:
+            typer.echo(f"No article's title or source matches {search!r}.", err=True)
+        elif len(listing.articles) < listing.total:
+            typer.echo(f"{len(listing.articles)} of {listing.total} articles shown (--limit).", err=True)

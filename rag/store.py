@@ -114,6 +114,57 @@ class StoredArticle:
     id_from_path: bool  # its id was derived from that file's name
 
 
+@dataclass(frozen=True)
+class ArticleSummary:
+    """One stored article as the library lists it (no text)."""
+
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None  # YYYY-MM-DD, None when undated
+    n_chunks: int
+    quoted: tuple[tuple[str, int], ...] = ()  # (speaker, quotations), most quoted first, then by name
+
+    def quoted_line(self) -> str:
+        """Who is quoted, for people: ``"Ben Rhodes (2), Bernadette Meehan (2)"`` ("" for nobody)."""
+        return ", ".join(f"{name} ({n})" for name, n in self.quoted)
+
+
+@dataclass(frozen=True)
+class ArticleListing:
+    """A page of the library: the articles kept (newest first) and how many matched in all."""
+
+    articles: list[ArticleSummary]
+    total: int
+
+
+def _no_store(path: Path) -> StoreError:
+    return StoreError(f"no store at {path}: ingest articles first (newsrag ingest PATH --store {path})")
+
+
+def _matches(meta: dict[str, Any], words: list[str]) -> bool:
+    """Whether every search word is in the article's title or source (case aside)."""
+    haystack = f"{meta.get('title') or ''} {meta.get('source') or ''}".casefold()
+    return all(w in haystack for w in words)
+
+
+def _sort_newest_first(records: list[tuple[str, dict[str, Any]]]) -> None:
+    """Sort ``(article_id, metadata)`` pairs in place: newest publication day first, undated last,
+    then by title and id (days compared as their ``YYYY-MM-DD`` text, so years before 1970 too)."""
+    records.sort(key=lambda r: ((r[1].get("title") or "").casefold(), r[0]))
+    records.sort(key=lambda r: r[1].get("published") or "", reverse=True)  # stable; "" (undated) last
+
+
+def _unique_quotes(metadatas: Sequence[dict[str, Any] | None]) -> dict[tuple[int, int, str], Quote]:
+    """The quotations kept in chunk metadata, each once (neighbouring chunks share some)."""
+    unique: dict[tuple[int, int, str], Quote] = {}
+    for meta in metadatas:
+        for q in quotes_from_json((meta or {}).get("quotes")):
+            unique[(q.start, q.end, q.speaker)] = q
+    return unique
+
+
 def _none_if_empty(value: Any) -> Any:
     return None if value in ("", None) else value
 
@@ -204,9 +255,7 @@ class Store:
         self.location = self._where(self.path, chroma_host, chroma_port)
         if not chroma_host:
             if not self.path.exists() and not create:
-                raise StoreError(
-                    f"no store at {self.path}: ingest articles first (newsrag ingest PATH --store {self.path})"
-                )
+                raise _no_store(self.path)
             if self.path.exists() and not self.path.is_dir():
                 raise StoreError(f"cannot open the store at {self.path}: it is a file, not a folder")
         self._write_mutex = threading.RLock()  # one writer thread at a time (re-entrant)
@@ -375,6 +424,25 @@ class Store:
             chroma_port=settings.chroma_port,
             create=create,
         )
+
+    @classmethod
+    def for_reading(cls, settings: Any, embeddings: Embeddings | None = None) -> "Store":
+        """Open an existing store only to read it: nothing is created, not even in an empty folder.
+
+        Args:
+            settings: a ``rag.settings.Settings``.
+            embeddings: an embedder to use instead of the one the settings name.
+
+        Returns:
+            The opened store.
+
+        Raises:
+            StoreError: no store at the settings' folder (missing, or a folder without one).
+        """
+        path = Path(settings.store)
+        if not settings.chroma_host and not (path / "chroma.sqlite3").is_file():
+            raise _no_store(path)
+        return cls.from_settings(settings, embeddings, create=False)
 
     # --- bookkeeping ---------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -587,15 +655,88 @@ class Store:
             article or a store built before quotations were kept.
         """
         got = self._chunks.get(where={"article_id": article_id}, include=["metadatas"])
-        unique = {}
-        for meta in got.get("metadatas") or []:
-            for q in quotes_from_json((meta or {}).get("quotes")):
-                unique[(q.start, q.end, q.speaker)] = q
+        unique = _unique_quotes(got.get("metadatas") or [])
         return sorted(unique.values(), key=lambda q: (q.start, q.end))
 
     def speakers_of(self, article_id: str) -> list[str]:
         """Who is quoted in an article: full names in order of their first quotation."""
         return list(dict.fromkeys(q.speaker for q in self.quotes_of(article_id)))
+
+    def _pages(self, collection: Any, **get: Any) -> Iterator[dict[str, Any]]:
+        """``collection.get(**get)`` read ``_PAGE`` records at a time, page after page."""
+        offset = 0
+        while True:
+            got = collection.get(limit=_PAGE, offset=offset, **get)
+            yield got
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def list_articles(
+        self, search: str | None = None, *, limit: int | None = None, quoted: bool = True
+    ) -> ArticleListing:
+        """The stored articles, newest first (undated last), with who is quoted in each.
+
+        Reads the article records page by page, then (for the articles kept) their chunks'
+        metadata page by page: a few requests for the whole library, none per article.
+
+        Args:
+            search: keep articles whose title or source holds every word of it (case aside).
+            limit: keep at most this many articles (the newest); None keeps all.
+            quoted: also count each article's quotations per speaker (reads chunk metadata).
+
+        Returns:
+            The kept articles and how many matched before ``limit``.
+        """
+        self._refresh()
+        words = (search or "").casefold().split()
+        records: list[tuple[str, dict[str, Any]]] = []
+        in_store = 0
+        for got in self._pages(self._articles, include=["metadatas"]):
+            in_store += len(got["ids"])
+            records += [(aid, m or {}) for aid, m in zip(got["ids"], got["metadatas"]) if _matches(m or {}, words)]
+        _sort_newest_first(records)
+        total = len(records)
+        if limit is not None:
+            records = records[: max(0, limit)]
+        counts = self._quoted_counts([aid for aid, _ in records], every=len(records) == in_store) if quoted else {}
+        articles = [
+            ArticleSummary(
+                id=aid,
+                title=meta.get("title") or "",
+                source=_none_if_empty(meta.get("source")),
+                url=_none_if_empty(meta.get("url")),
+                published=_none_if_empty(meta.get("published")),
+                n_chunks=int(meta.get("n_chunks") or 0),
+                quoted=counts.get(aid, ()),
+            )
+            for aid, meta in records
+        ]
+        return ArticleListing(articles=articles, total=total)
+
+    def _quoted_counts(self, article_ids: list[str], *, every: bool) -> dict[str, tuple[tuple[str, int], ...]]:
+        """``{article_id: ((speaker, quotations), ...)}`` from the chunks' metadata, read in pages.
+
+        Args:
+            article_ids: the articles wanted.
+            every: they are all the store's articles (read every chunk, no filter).
+        """
+        metas: dict[str, list[dict[str, Any]]] = {aid: [] for aid in article_ids}
+        wheres = [None] if every else [
+            {"article_id": {"$in": article_ids[part]}} for part in _slices(len(article_ids), 500)
+        ]
+        for where in wheres:
+            for got in self._pages(self._chunks, where=where, include=["metadatas"]):
+                for meta in got["metadatas"]:
+                    if meta and meta.get("speakers") and meta.get("article_id") in metas:
+                        metas[meta["article_id"]].append(meta)
+        counts: dict[str, tuple[tuple[str, int], ...]] = {}
+        for aid, chunk_metas in metas.items():
+            per_speaker: dict[str, int] = {}
+            for _, _, speaker in _unique_quotes(chunk_metas):
+                per_speaker[speaker] = per_speaker.get(speaker, 0) + 1
+            counts[aid] = tuple(sorted(per_speaker.items(), key=lambda kv: (-kv[1], kv[0].casefold())))
+        return counts
 
     def get_article(self, article_id: str) -> Article | None:
         """The full stored article (text kept so quotes can be shown in context)."""
@@ -666,14 +807,9 @@ class Store:
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (text and metadata), for the lexical index."""
         out: list[Chunk] = []
-        offset = 0
-        while True:
-            got = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+        for got in self._pages(self._chunks, include=["documents", "metadatas"]):
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
                 out.append(_chunk_from(cid, doc or "", meta or {}))
-            if len(got["ids"]) < _PAGE:
-                break
-            offset += _PAGE
         out.sort(key=lambda c: (c.article_id, c.position))
         return out
 
@@ -685,13 +821,8 @@ class Store:
     def stats(self) -> dict[str, Any]:
         """``{"articles": int, "chunks": int, "last_ingest": iso str | None, "sources": [...]}``."""
         sources: set[str] = set()
-        offset = 0
-        while True:
-            got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+        for got in self._pages(self._articles, include=["metadatas"]):
             sources.update(m.get("source") for m in got["metadatas"] if m and m.get("source"))
-            if len(got["ids"]) < _PAGE:
-                break
-            offset += _PAGE
         return {
             "articles": self._articles.count(),
             "chunks": self._chunks.count(),

@@ -279,3 +279,17 @@ def test_upload_progress_follows_the_ingest_events(tmp_path):
               progress=lambda *a, **k: seen.append((a[0], k["desc"])))
     assert seen == [((0, 1), "Reading and indexing"), ((0, 1), "waiting for another ingest"),
                     ((1, 1), "1 articles, 4 chunks")]
+
+
+def test_the_library_table_lists_articles_with_who_is_quoted():
+    html = handlers.library_table(FakeBackend())
+    assert html.startswith('<div class="library-count">2 articles, newest first.</div>')
+    assert "<td>2014-11-11</td><td>About Ada" in html and "<td>Ada Lovelace (2)</td>" in html
+    assert "<td>undated</td><td>About Bob" in html and 'class="library-nobody">nobody' in html
+    assert html.index("About Ada") < html.index("About Bob")
+
+
+def test_the_library_table_shows_at_most_its_rows_and_says_how_many_there_are(monkeypatch):
+    monkeypatch.setattr(handlers, "LIBRARY_ROWS", 1)
+    html = handlers.library_table(FakeBackend())
+    assert "The newest 1 of 2 articles." in html and "About Ada" in html and "About Bob" not in html

@@ -91,6 +91,16 @@ class FakeBackend:
     def stats(self):
         return {"articles": 2, "chunks": 5, "last_ingest": "2026-11-28T08:00:00", "sources": ["Wire", "CNN"]}
 
+    def list_articles(self, limit=None):
+        from rag.store import ArticleListing, ArticleSummary
+
+        articles = [
+            ArticleSummary(id="a-Ada", title="About Ada", source="Wire", url=None, published="2014-11-11",
+                           n_chunks=3, quoted=(("Ada Lovelace", 2),)),
+            ArticleSummary(id="a-Bob", title="About Bob", source="CNN", url=None, published=None, n_chunks=2),
+        ]
+        return ArticleListing(articles=articles[:limit], total=len(articles))
+
     def ingest(self, paths, on_event=None):
         report = IngestReport()
         for p in paths:

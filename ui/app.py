@@ -95,6 +95,9 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         stats, names = handlers.stats_and_sources(backend)
         return stats, gr.update(choices=names)
 
+    def library() -> str:
+        return handlers.library_table(backend)
+
     def add_files(uploads: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
         report, stats, names = handlers.add_files(
             backend, uploads, store_dir=store_dir, max_bytes=max_bytes, progress=progress
@@ -132,6 +135,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             with gr.Row(equal_height=True):
                 stats_md = gr.Markdown(elem_id="stats")
                 refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100)
+            library_table = gr.HTML(elem_id="library")
             gr.Markdown("#### Add articles\nFiles `ingest` reads: " + " ".join(ACCEPTED_EXTENSIONS))
             upload = gr.File(
                 file_count="multiple", file_types=list(ACCEPTED_EXTENSIONS), type="filepath",
@@ -166,9 +170,11 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         chat.clear(lambda: clear()[1:3], None, [sources_panel, session], cancels=events, queue=False,
                    api_visibility="private")
         add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter],
-                      concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private")
-        refresh.click(stats_and_sources, None, [stats_md, source_filter], api_visibility="private")
-        demo.load(stats_and_sources, None, [stats_md, source_filter], api_visibility="private")
+                      concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
+                      ).then(library, None, [library_table], api_visibility="private")
+        for trigger in (refresh.click, demo.load):
+            trigger(stats_and_sources, None, [stats_md, source_filter], api_visibility="private",
+                    ).then(library, None, [library_table], api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)
     return demo
 

@@ -1,7 +1,7 @@
 """What the chat calls: ``rag`` for answers, the store for articles and figures, ``ingest`` for uploads.
 
 ``ChatBackend`` only adapts those packages to the UI (one loaded pipeline for every session); tests
-give the app a fake with the same four methods.
+give the app a fake with the same five methods.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rag.types import Answer, Article
 
 
 class Backend(Protocol):
-    """The four things the chat needs."""
+    """The five things the chat needs."""
 
     def stream(
         self, question: str, history: list[dict], filters: dict | None
@@ -24,6 +24,8 @@ class Backend(Protocol):
     def get_article(self, article_id: str) -> Article | None: ...
 
     def stats(self) -> dict[str, Any]: ...
+
+    def list_articles(self, limit: int | None = None) -> Any: ...
 
     def ingest(self, paths: list[Path], on_event: Callable[..., None] | None = None) -> Any: ...
 
@@ -88,6 +90,17 @@ class ChatBackend:
     def stats(self) -> dict[str, Any]:
         """``{"articles", "chunks", "last_ingest", "sources"}`` of the collection."""
         return self.store.stats()
+
+    def list_articles(self, limit: int | None = None) -> Any:
+        """The library's articles, newest first, with who is quoted (``Store.list_articles``).
+
+        Args:
+            limit: at most this many articles (None: all).
+
+        Returns:
+            A ``rag.store.ArticleListing`` (the articles kept and how many there are).
+        """
+        return self.store.list_articles(limit=limit)
 
     def ingest(self, paths: list[Path], on_event: Callable[..., None] | None = None) -> Any:
         """Ingest files into the store (``ingest.pipeline.ingest_paths``).

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from rag.text import MARKER, marker_numbers
 from rag.types import Answer, Article, Citation
+
+if TYPE_CHECKING:
+    from rag.store import ArticleSummary
 
 CONTEXT_CHARS = 360  # at most this much paragraph text shown on each side of a quote
 
@@ -227,4 +231,43 @@ def format_stats(stats: dict) -> str:
     return (
         f"**{stats.get('articles', 0)}** articles · **{stats.get('chunks', 0)}** chunks · "
         f"last ingest: {last} · sources: {sources}"
+    )
+
+
+def _library_row(article: ArticleSummary) -> str:
+    """One row of the library table: date, title (linked when it has a web address), source, quoted."""
+    title = html.escape(article.title or article.id)
+    url = _safe_url(article.url)
+    if url:
+        title = f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+    cells = (
+        html.escape(article.published or "undated"),
+        f'{title}<div class="library-id">{html.escape(article.id)}</div>',
+        html.escape(article.source or ""),
+        html.escape(article.quoted_line()) or '<span class="library-nobody">nobody</span>',
+    )
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def format_library(articles: Sequence[ArticleSummary], total: int) -> str:
+    """The Library tab's table of articles: date, title, source and who is quoted, newest first.
+
+    Args:
+        articles: the articles to show (``Store.list_articles``), newest first.
+        total: how many articles the library holds (more than shown when the list was cut).
+
+    Returns:
+        HTML: a line saying how many articles are shown, then the table.
+    """
+    if not total:
+        return '<div class="library-empty">The library is empty: add articles below.</div>'
+    if len(articles) < total:
+        count = f"The newest {len(articles):,} of {total:,} articles."
+    else:
+        count = f"{total:,} article{'s' * (total != 1)}, newest first."
+    head = "".join(f"<th>{name}</th>" for name in ("Date", "Title", "Source", "Quoted"))
+    rows = "".join(_library_row(a) for a in articles)
+    return (
+        f'<div class="library-count">{count}</div>'
+        f'<table class="library"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
     )

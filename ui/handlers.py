@@ -18,11 +18,12 @@ from typing import Any
 from rag.errors import NewsragError
 from rag.types import Answer
 from ui.backend import Backend
-from ui.format import format_answer, format_sources, format_stats, format_streaming
+from ui.format import format_answer, format_library, format_sources, format_stats, format_streaming
 from ui.uploads import UploadRejected, store_upload
 
 log = logging.getLogger(__name__)
 
+LIBRARY_ROWS = 300  # the Library tab shows at most this many articles (the newest), and says how many in all
 QUEUED_HTML = '<div class="queued">Waiting in line: other answers are being written…</div>'
 UNEXPECTED_ERROR = "Sorry, answering failed because of an internal error; the server log has the details."
 
@@ -287,6 +288,19 @@ def stats_and_sources(backend: Backend) -> tuple[str, list[str]]:
     """
     stats = backend.stats()
     return format_stats(stats), list(stats.get("sources") or [])
+
+
+def library_table(backend: Backend) -> str:
+    """The Library's table of articles: the newest ``LIBRARY_ROWS``, with who is quoted in each.
+
+    Args:
+        backend: the store's articles (``Backend.list_articles``).
+
+    Returns:
+        HTML of the table, with how many articles there are in all.
+    """
+    listing = backend.list_articles(limit=LIBRARY_ROWS)
+    return format_library(listing.articles, listing.total)
 
 
 def _ingest_uploads(backend: Backend, names: dict[str, str], progress: Progress) -> tuple[Any, list[str]]:
