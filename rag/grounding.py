@@ -29,6 +29,8 @@ from rag.text import (
     initials,
     joined_words,
     markers,
+    PLACE_NAMES,
+    place_names,
     same_place_word,
     sentence_spans,
     strip_markers,
@@ -58,13 +60,22 @@ def support(claim: str, quote: str) -> float:
     c = set(content_words(without_figures(claim)))
     if c or figs:
         readings = figure_values(quote)
-        have = set(content_words(quote)) | joined_words(quote)
+        have = set(content_words(quote)) | joined_words(quote) | _place_words(quote)
         return (len(c & have) + sum(1 for f in figs if f & readings)) / (len(c) + len(figs))
     # a bare short answer ("$5", "No"): its plain words must all be in the quote
     bare = set(re.findall(r"\w+", claim.lower()))
     if not bare:
         return 0.0
     return len(bare & set(re.findall(r"\w+", quote.lower()))) / len(bare)
+
+
+def _place_words(text: str) -> set[str]:
+    """The words of every name of each country ``text`` names ("Britain" gives "united", "kingdom")."""
+    out: set[str] = set()
+    for group in PLACE_NAMES:
+        if any(_written(name, text, spelled=False) for name in group):
+            out.update(w for name in group if not _is_acronym(name) for w in content_words(name))
+    return out
 
 
 _CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'&.-]*")
@@ -85,9 +96,9 @@ def name_phrases(text: str) -> list[str]:
     out = []
     for run in runs:
         names = [m.group().rstrip(".") if not re.search(r"\w\.\w", m.group()) else m.group() for m in run]
-        while names and names[0].lower() in STOPWORDS:
+        while names and names[0].lower() in STOPWORDS and not _is_acronym(names[0]):  # "US" stays
             names = names[1:]
-        while names and names[-1].lower() in STOPWORDS:
+        while names and names[-1].lower() in STOPWORDS and not _is_acronym(names[-1]):
             names = names[:-1]
         first = run[0].start() == len(text) - len(text.lstrip(" \"'“‘*"))
         if not names or (first and len(run) == 1):
@@ -116,7 +127,13 @@ def _name_found(phrase: str, text: str) -> bool:
     """Whether ``text`` writes the name ``phrase``: each of its words there (hyphens, spacing and
     joined spellings alike, a place's adjective or people for the place: "North Korean" for
     "North Korea"), or an acronym written for a name spelled out, or the reverse
-    ("U.K." / "United Kingdom")."""
+    ("U.K." / "United Kingdom"), or another name of the same country ("Britain")."""
+    return _written(phrase, text) or any(_written(other, text, spelled=False) for other in place_names(phrase))
+
+
+def _written(phrase: str, text: str, spelled: bool = True) -> bool:
+    """``_name_found`` without other names of a place; ``spelled`` False: an acronym must be
+    written as one (its spelled-out form is another entry of the place's names)."""
     want = [w for w in words(phrase) if w not in STOPWORDS and len(w) > 1]
     have_stems = set(content_words(text))
     have = set(words(text))
@@ -125,10 +142,12 @@ def _name_found(phrase: str, text: str) -> bool:
         for w in want
     ):
         return True
+    if _is_acronym(phrase):  # "NATO" / "Nato", never the word "us" for "US"
+        letters = phrase.replace(".", "")
+        capitalised = re.search(rf"(?<![\w.]){letters[0]}(?i:{letters[1:]})(?!\w)", text)
+        return bool(capitalised) or initials(phrase) in _acronyms(text) | (_expansions(text) if spelled else set())
     if "".join(words(phrase)) in joined_words(text):
         return True
-    if _is_acronym(phrase):
-        return initials(phrase) in _acronyms(text) | _expansions(text)
     return len(phrase.split()) > 1 and initials(phrase) in _acronyms(text)
 
 

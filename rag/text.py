@@ -293,6 +293,47 @@ def joined_words(text: str) -> set[str]:
     return set(ws) | {a + b for a, b in zip(ws, ws[1:])}
 
 
+# Countries news names in more than one way, each set one place (acronyms written as acronyms).
+PLACE_NAMES = (
+    ("United Kingdom", "UK", "Britain", "Great Britain", "British"),
+    ("United States", "US", "USA", "America", "American"),
+    ("Netherlands", "Holland", "Dutch"),
+    ("Russia", "Russian Federation"),
+    ("Czech Republic", "Czechia"),
+    ("Myanmar", "Burma"),
+    ("Turkey", "Türkiye"),
+    ("Ivory Coast", "Côte d'Ivoire"),
+    ("Eswatini", "Swaziland"),
+    ("North Korea", "DPRK"),
+    ("United Arab Emirates", "UAE", "Emirates"),
+)
+
+
+def _place_key(name: str) -> str:
+    letters = name.replace(".", "")
+    if len(letters) >= 2 and letters.isalpha() and letters.isupper():
+        return letters.lower()
+    return " ".join(w for w in words(name) if w != "the")
+
+
+_PLACE_BY_KEY = {_place_key(n): group for group in PLACE_NAMES for n in group}
+
+
+def place_names(name: str) -> tuple[str, ...]:
+    """The other names of a country that news writes in several ways: "United Kingdom", "U.K.",
+    "UK", "Britain", "Great Britain", "British" are one place (likewise "United States" / "U.S." /
+    "America", "Netherlands" / "Holland" / "Dutch", "Myanmar" / "Burma", ...).
+
+    Args:
+        name: a name as written ("The United Kingdom", "U.K.", "Britain").
+
+    Returns:
+        Its other names as written (acronyms in capitals); empty for a name not in the table.
+    """
+    key = _place_key(name)
+    return tuple(n for n in _PLACE_BY_KEY.get(key, ()) if _place_key(n) != key)
+
+
 _DEMONYM_ENDINGS = ("n", "an", "ian", "ean", "ese", "i", "ish")
 
 

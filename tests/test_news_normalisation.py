@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fake_store import chunk_article, seed_article
 from rag.context import make_passages
-from rag.grounding import name_phrases, unsupported_names, verify
+from rag.grounding import name_phrases, support, unsupported_names, verify
 from rag.settings import Settings
 
 ARTICLE = seed_article()
@@ -72,3 +72,20 @@ def test_a_place_is_found_where_the_passage_names_its_people_and_acronyms_only_m
     assert unsupported_names("It was North Korea.", "Hackers linked to North Korean groups stole it.") == set()
     # initials of two unrelated names are not an acronym of the claim's name
     assert unsupported_names("It is the United Kingdom.", "Ukraine Kiev officials said so.") == {"united kingdom"}
+
+
+def test_a_country_is_found_under_its_other_names():
+    passage_text = "Britain will host the climate summit in Glasgow next year, officials said."
+    assert unsupported_names("The United Kingdom will host it.", passage_text) == set()
+    assert unsupported_names("The U.K. will host it.", passage_text) == set()
+    assert unsupported_names("The Netherlands will host it.", "Holland hosts it.") == set()
+    assert unsupported_names("It is France that will host it.", passage_text) == {"france"}
+    # a bare answer naming the country its own way is supported by the passage's name for it
+    assert support("The United Kingdom", passage_text) == 1.0
+    assert support("Ireland", passage_text) == 0.0
+
+
+def test_an_acronym_is_not_the_same_word_in_lower_case():
+    # "US" is a country, "us" a pronoun: a passage saying "told us" does not name the United States
+    assert unsupported_names("The US will host it.", "The organisers told us it would be hosted.") == {"us"}
+    assert unsupported_names("NATO will meet.", "Nato allies will meet in Madrid.") == set()
