@@ -1,6 +1,9 @@
 """Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, with news-aware priors.
 
-Fusion score of a chunk = sum over rankers of ``1 / (rrf_k + rank)``, plus two mild priors:
+Fusion score of a chunk = sum over rankers of ``1 / (rrf_k + rank)``, plus two mild priors. The
+rankers are dense and BM25, and for a question about what a named person said a third one: BM25
+over only the chunks holding that person's quotations (kept at ingest), so their words on the
+topic are found even when the article's other paragraphs rank higher. The priors:
 - *speaker*: when the question asks what a named person said, chunks where that name appears in a
   sentence with quoted speech or a speech verb get a bonus;
 - *recency*: chunks from articles published shortly before ``as_of`` get a bonus decaying with age.
@@ -8,7 +11,7 @@ Metadata filters (``rag.types.Filters``: sources, date range, article ids) apply
 the store turns them into its own query language, BM25 applies ``Filters.keep``.
 The result also carries a *relevance* figure used by the refusal gate.
 
-Read top to bottom, ``HybridRetriever.retrieve`` is: rank (dense, BM25) → ``fuse`` →
+Read top to bottom, ``HybridRetriever.retrieve`` is: rank (dense, BM25, speaker) → ``fuse`` →
 ``recent_window`` → ``add_priors`` → top k → ``relevance_of``.
 """
 
@@ -123,6 +126,17 @@ def recency_prior(published: dt.date | None, as_of: dt.date | None, tau_days: fl
     if age < -1:  # published after the question's date: cannot be what "this week" means
         return 0.0
     return math.exp(-max(age, 0) / tau_days)
+
+
+def _spoken_by(names: list[str], keep: Callable[[Chunk], bool] | None) -> Callable[[Chunk], bool]:
+    """A chunk filter: chunks holding a quotation of one of ``names`` (and kept by ``keep``)."""
+
+    def spoken(chunk: Chunk) -> bool:
+        return (keep is None or keep(chunk)) and any(
+            speaker_matches(q.speaker, n) for q in quotes_of_chunk(chunk) for n in names
+        )
+
+    return spoken
 
 
 # --- the retriever --------------------------------------------------------------------------------
@@ -276,14 +290,18 @@ class HybridRetriever:
         keep: Callable[[Chunk], bool] | None = None if filters.empty else filters.keep
         dense = self.store.dense_search(query, self.params.fetch_k, filters=filters)
         lexical = self.lexical().search(query, self.params.fetch_k, keep=keep)
-        found = fuse([dense, lexical], self.params.rrf_k)
+        rankings = [dense, lexical]
+        names = asked_speakers(query)
+        if names and self.params.speaker_weight:
+            rankings.append(self.lexical().search(query, self.params.fetch_k, keep=_spoken_by(names, keep)))
+        found = fuse(rankings, self.params.rrf_k)
         recent_window(found, query, as_of, self.params.recent_window_days)
         add_priors(found, query, as_of, self.params)
 
         chunks = found.top(k)
         cosine = {chunk.id: score for chunk, score in dense}
         relevance, signals = relevance_of(query, [(c, cosine.get(c.id, float("nan"))) for c in chunks])
-        quoting = self.quoting(chunks, asked_speakers(query))
+        quoting = self.quoting(chunks, names)
         return Retrieval(chunks=chunks, relevance=relevance, signals=signals, quoting=quoting)
 
     def quoting(self, chunks: list[Chunk], names: list[str]) -> list[Chunk]:

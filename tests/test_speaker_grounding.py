@@ -137,3 +137,21 @@ def test_a_first_name_that_differs_is_another_person(fake_embeddings, tmp_path):
     assert answer.answer.startswith("The articles don't quote Dick Cheney on this; Liz Cheney is quoted [1]")
     extractive = Answerer(retriever, None, answer_params(top_k=2, min_relevance=0.0))
     assert "far from over" in extractive.ask("What did Liz Cheney say about the Wyoming primary?").answer
+
+
+def test_a_paragraph_quoting_the_person_is_ranked_even_when_other_articles_match_the_words_better(
+    fake_embeddings, tmp_path
+):
+    # four articles name Mara Quint and repeat the topic's words without quoting her; one quotes her
+    others = [
+        _article(f"o{i}", "Harbour repairs", f"Mara Quint's harbour repairs plan {i} was approved for the harbour.")
+        for i in range(4)
+    ]
+    quoted = _article("q", "Town council", "\u201cThe work is late,\u201d Mara Quint said of the town.")
+    store = FakeStore(others + [quoted], fake_embeddings, per_chunk=1)
+    question = "What did Mara Quint say about the harbour repairs?"
+    # each ranker fetches 2: the dense and BM25 ones fill them with the other articles
+    without = HybridRetriever(store, retrieval_params(speaker_weight=0, fetch_k=2), index_dir=tmp_path / "a")
+    assert "q" not in {c.article_id for c in without.retrieve(question, 2).chunks}
+    with_speaker = HybridRetriever(store, retrieval_params(fetch_k=2), index_dir=tmp_path / "b")
+    assert "q" in {c.article_id for c in with_speaker.retrieve(question, 2).chunks}
