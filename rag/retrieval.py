@@ -70,7 +70,10 @@ def speakers(question: str) -> list[str]:
     """
     out = []
     for m in _SPEAKER_Q.finditer(question):
-        name = [w for w in words(m.group("name") or m.group("name2")) if w not in _NAME_SUFFIXES]
+        written = m.group("name") or m.group("name2")
+        if re.search(r"['’]s?$", written):  # "according to Fiji's minister": the minister speaks
+            continue
+        name = [w for w in words(written) if w not in _NAME_SUFFIXES]
         last = name[-1] if name else ""
         if last and last not in out:
             out.append(last)

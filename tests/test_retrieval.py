@@ -149,3 +149,10 @@ def test_speakers_skip_name_suffixes_and_read_according_to_at_a_sentence_start()
     assert speakers("What did John Smith III tell reporters?") == ["smith"]
     assert speakers("According to Martin Luther King Jr., what matters most?") == ["king"]
     assert speakers("What did Ben Rhodes say about Ukraine?") == ["rhodes"]
+
+
+def test_a_possessive_is_not_the_speaker():
+    # "according to Fiji's minister of defense": the (unnamed) minister speaks, not a person "Fiji"
+    assert speakers("What is the biggest threat, according to Fiji’s minister of defense?") == []
+    assert speakers("What, according to the Kremlin's spokesman, was agreed?") == []
+    assert speakers("According to Rhodes, what was the move?") == ["rhodes"]
