@@ -258,11 +258,12 @@ class Answerer:
             self.params.context_chars or FALLBACK_CONTEXT_CHARS,
         )
 
-    def extractive(self, query: str, passages: list[Passage]) -> Verified:
-        """Generation without a model: the best sentences of the passages, quoted."""
-        return extractive_answer(
-            query, passages, self.params.extractive_sentences, self.params.support_threshold, set(speakers(query))
-        )
+    def extractive(self, query: str, passages: list[Passage], spoken: bool = False) -> Verified:
+        """Generation without a model: the best sentences of the passages, quoted. ``spoken``: the
+        passages are the asked person's own sentences on the topic (checked by ``speaker_evidence``),
+        each worth quoting however few of the question's words it repeats."""
+        min_score = 0.0 if spoken else self.params.support_threshold
+        return extractive_answer(query, passages, self.params.extractive_sentences, min_score, set(speakers(query)))
 
     def ground(self, draft: str, passages: list[Passage], query: str, retrieval: Retrieval) -> Verified:
         """Grounding: the draft's supported claims, each cited by a verbatim quote."""
@@ -324,7 +325,7 @@ class Answerer:
             yield turn.answer(None, reason="no_relevant_articles")
             return
         if self.answer_chain is None:
-            answer = turn.answer(self.extractive(query, passages))
+            answer = turn.answer(self.extractive(query, passages, spoken=bool(names)))
             yield answer.answer
             yield answer
             return

@@ -155,3 +155,19 @@ def test_a_paragraph_quoting_the_person_is_ranked_even_when_other_articles_match
     assert "q" not in {c.article_id for c in without.retrieve(question, 2).chunks}
     with_speaker = HybridRetriever(store, retrieval_params(fetch_k=2), index_dir=tmp_path / "b")
     assert "q" in {c.article_id for c in with_speaker.retrieve(question, 2).chunks}
+
+
+def test_the_persons_words_on_the_topic_are_quoted_even_when_they_repeat_none_of_the_questions_words(
+    fake_embeddings, tmp_path
+):
+    text = (
+        "The harbour repairs began on Monday after a decade of delays, said Mara Quint, who chairs the group.\n"
+        "\u201cWe waited ten years and nobody listened,\u201d she told the town council.\n"
+    )
+    store = FakeStore([_article("h", "Harbour repairs begin", text)], fake_embeddings, per_chunk=2)
+    retriever = HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25")
+    answer = Answerer(retriever, None, answer_params(top_k=2, min_relevance=0.0)).ask(
+        "What did Mara Quint say about the harbour repairs?"
+    )
+    assert answer.answerable and "nobody listened" in answer.answer
+    assert {c.speaker for c in answer.citations} == {"Mara Quint"}
