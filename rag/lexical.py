@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rag.text import content_words
+from rag.quotes import quotes_of_chunk
+from rag.text import content_words, words
 from rag.types import Chunk
 
 
@@ -36,6 +37,7 @@ class LexicalIndex:
 
         self.chunks = chunks
         self._by_article: dict[str, list[Chunk]] | None = None
+        self._by_speaker: dict[str, list[int]] | None = None
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         corpus = [content_words(chunk_document(c)) or ["_empty_"] for c in chunks]
         self._vocab: dict[str, int] = {}
@@ -75,8 +77,23 @@ class LexicalIndex:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return np.asarray(self._bm25.get_scores([self._vocab[w] for w in terms]), dtype=np.float32)
 
+    def quoting(self, surname: str) -> list[int]:
+        """Positions of the chunks holding a quotation whose speaker has this (lower-cased) surname
+        (an index by surname built on first use, from the quotations kept at ingest)."""
+        if self._by_speaker is None:
+            by_speaker: dict[str, list[int]] = {}
+            for i, c in enumerate(self.chunks):
+                for name in dict.fromkeys(words(q.surname)[-1] for q in quotes_of_chunk(c) if words(q.surname)):
+                    by_speaker.setdefault(name, []).append(i)
+            self._by_speaker = by_speaker
+        return self._by_speaker.get(surname, [])
+
     def search(
-        self, query: str, k: int, keep: Callable[[Chunk], bool] | None = None
+        self,
+        query: str,
+        k: int,
+        keep: Callable[[Chunk], bool] | None = None,
+        only: Sequence[int] | None = None,
     ) -> list[tuple[Chunk, float]]:
         """Top-``k`` chunks by BM25 score (only positive scores), best first.
 
@@ -84,12 +101,17 @@ class LexicalIndex:
             query: the question.
             k: how many to return.
             keep: optional predicate; chunks for which it is false are skipped (metadata filters).
+            only: positions of the chunks to rank (default: all), e.g. from ``quoting``.
 
         Returns:
             ``(chunk, score)`` pairs.
         """
         scores = self.scores(query)
-        order = np.argsort(-scores, kind="stable")
+        if only is not None:
+            rows = np.asarray(sorted(set(only)), dtype=np.int64)
+            order = rows[np.argsort(-scores[rows], kind="stable")] if len(rows) else rows
+        else:
+            order = np.argsort(-scores, kind="stable")
         out: list[tuple[Chunk, float]] = []
         for i in order:
             s = float(scores[i])

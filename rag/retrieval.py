@@ -296,7 +296,9 @@ class HybridRetriever:
         rankings = [dense, lexical]
         names = asked_speakers(query)
         if names and self.params.speaker_weight:
-            rankings.append(self.lexical().search(query, self.params.fetch_k, keep=_spoken_by(names, keep)))
+            index = self.lexical()
+            rows = [i for surname in speakers(query) for i in index.quoting(words(surname)[-1])]
+            rankings.append(index.search(query, self.params.fetch_k, keep=_spoken_by(names, keep), only=rows))
         found = fuse(rankings, self.params.rrf_k)
         recent_window(found, query, as_of, self.params.recent_window_days)
         add_priors(found, query, as_of, self.params)
