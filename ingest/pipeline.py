@@ -27,7 +27,7 @@ __all__ = [
     "IngestReport", "IngestEvent",
 ]
 
-CHUNKER_VERSION = "2"  # 2: chunks carry their quotations and speakers
+CHUNKER_VERSION = "3"  # 2: chunks carry their quotations and speakers; 3: speaker attribution rules revised
 DEFAULT_BATCH_CHUNKS = 128
 
 EventCallback = Callable[[IngestEvent], None]

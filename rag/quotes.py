@@ -13,14 +13,27 @@ general, applied one paragraph (one line of normalised text) at a time:
 - *Reported speech* is a sentence with such an attribution and no direct quote of its own
   (``Rhodes said the move was …``, ``…, Meehan said.``).
 - A speaker is a person's name: a run of capitalised words with titles and offices stripped
-  ("Deputy National Security Adviser Ben Rhodes" -> "Ben Rhodes"). A single word (a later
-  surname, "President Obama") resolves to the last full name with that surname mentioned before
-  it in the article (or, failing that, anywhere in it); ``he``/``she`` resolves to the first person
-  named in the nearest sentence before it (or earlier in its own sentence) that names one, at most
-  three sentences back: the subject of the last sentence about a person. Only names the article
-  uses as a speaker or after a title count as persons there, so a place ("Las Vegas") is never an
-  antecedent. A single word that is neither a known surname nor titled ("Apple said") and names
-  of organisations ("White House") are not people, so their sentences get no speaker.
+  ("Deputy National Security Adviser Ben Rhodes" -> "Ben Rhodes"). The first word of a sentence is
+  capitalised by its position, so it is part of a name only when the article does not also write
+  it in lower case or also capitalises it mid-sentence ("Can Maria Ruiz win?" names Maria Ruiz);
+  function words ("Please", "During") never are. A name with words of description before another
+  full name of the article is that person ("Counsel Pat Cipollone" -> "Pat Cipollone").
+- A single word (a later surname, "President Obama") resolves to a full name with that surname:
+  the article's principal bearer of it, as news style writes others who share it with their first
+  names: of the full names already mentioned (or, failing that, all), the one mentioned most (its
+  full mentions and the bare surnames after its first), the first mentioned on a tie.
+- ``he``/``she`` resolves to the speaker of the last named attribution at most three sentences
+  back, unless a later sentence opens with another person as its subject ("Gov. Ann Lee, who …,
+  declined …", which makes that person the one spoken of); with no such attribution, to the first
+  person named in the nearest sentence before it that names one. Names inside quotation marks are
+  not antecedents. Only names the article uses as a speaker or after a title count as persons
+  there, so a place ("Las Vegas") is never an antecedent.
+- A single word that is neither a known surname nor after an honorific ("Apple said"; "National
+  Geographic", "U.S. Capitol": a qualifier is no honorific) and names of organisations ("White
+  House") are not people, so their sentences get no speaker.
+- A verb with a sense other than speech ("added", "wrote", "continued", "went on", …) attributes
+  only when no object or other infinitive follows it ("Hale added a goal", "went on to win" are
+  not speech; "added that …", "went on to say …" are).
 """
 
 from __future__ import annotations
@@ -57,6 +70,21 @@ _TITLES = frozenset(
     u.s us uk u.k un u.n republican democrat democratic gop house senate white
     """.split()
 )
+# Titles that can stand right before a bare surname and so make it a person ("President Obama",
+# "Pope Francis", "Mrs. Kauffman"). The other title words only qualify an office ("National",
+# "First", "House", "U.S.") or describe a job, and before a single word they are as often part of a
+# name of something else ("National Geographic", "First Amendment", "House Republicans", "U.S. Capitol").
+_HONORIFICS = frozenset(
+    """
+    president minister secretary sen senator rep representative gov governor mayor judge justice
+    chief director ambassador general gen col colonel lt lieutenant officer sgt sergeant capt captain
+    cmdr commander adm admiral maj major dr mr mrs ms miss prof professor pope king queen prince
+    princess chairman chairwoman speaker leader commissioner coach attorney sheriff rev reverend
+    lady chancellor premier president-elect emir sheikh sir dame lord detective agent inspector
+    superintendent trooper pastor father sister brother bishop cardinal rabbi imam dean principal
+    duke duchess earl baron councilman councilwoman councilmember alderman whip
+    """.split()
+)
 # Words that make a capitalised run an organisation or a place, not a person.
 _NOT_PERSON = frozenset(
     """
@@ -83,7 +111,9 @@ _LEADING = frozenset(
     this that these those there here it its his her their our my your we they i he she you one
     speaking asked writing in-person most many some all few several both every each no even only
     what why how who where which whether with per excluding including like unlike among via dear now
-    removing i’m i'm
+    removing i’m i'm please thanks yes during once another despite amid against between through
+    throughout under over are is was were be been had has have did does do could would should must
+    might shall sometimes perhaps maybe instead never always often usually just not
     """.split()
 )
 _PRONOUNS = frozenset({"he", "she"})
@@ -103,8 +133,36 @@ _VERBS = (
     r"acknowledged|acknowledges|admitted|admits|replied|replies|responded|responds|announced|"
     r"declared|tweeted|stressed|emphasized|emphasised|suggested|suggests|commented|confirmed|"
     r"predicted|urged|urges|cautioned|conceded|complained|joked|observed|remarked|testified|"
-    r"maintained|maintains|contended|contends|insisted|lamented|boasted|pointed out|went on"
+    r"maintained|maintains|contended|contends|lamented|boasted|pointed out|went on"
 )
+# Verbs with a sense that is not speech, which a name before them only speaks when no object
+# follows: "Smith added a goal", "Key wrote the song", "Lee declared a state of emergency" are not
+# attributions; "Smith added that …", "she wrote on Twitter", "“…,” she continued." are. Two of them
+# also take an infinitive of something else: "crews continued to search", "he went on to win" (but
+# "he went on to say …").
+_OBJECT_TRAPS = frozenset("added adds wrote writes declared recalled recalls observed maintained maintains".split())
+_INFINITIVE_TRAPS = frozenset({"continued", "went on"})
+_SPEECH_INFINITIVE = (
+    r"say|tell|add|ask|write|explain|note|argue|claim|insist|warn|state|recall|acknowledge|admit|"
+    r"reply|respond|announce|declare|tweet|stress|emphasi[sz]e|suggest|comment|confirm|predict|urge|"
+    r"caution|concede|complain|joke|observe|remark|testify|maintain|contend|lament|boast|describe|"
+    r"call|praise|critici[sz]e|accuse|blame|thank|deny|question|point out"
+)
+_NO_OBJECT = rf"(?!{_SP}(?:a|an|the|his|her|its|their|our|my|another|some|no|\d[\d,.]*)\b)"
+_NO_OTHER_INFINITIVE = rf"(?!{_SP}to{_SP}(?!(?:{_SPEECH_INFINITIVE})\b))"
+
+
+def _guarded(verb: str) -> str:
+    """The pattern of a speech verb that a name before it speaks, with its guard if it needs one."""
+    pattern = verb.replace(" ", _SP)
+    if verb in _OBJECT_TRAPS or verb in _INFINITIVE_TRAPS:
+        pattern += _NO_OBJECT
+    if verb in _INFINITIVE_TRAPS:
+        pattern += _NO_OTHER_INFINITIVE
+    return pattern
+
+
+_BEFORE_VERBS = "|".join(_guarded(v) for v in _VERBS.split("|"))
 # Room for the name (capitalised words with spaces and periods) before or after the verb.
 _RUN = rf"(?:{_NAME_WORD}{_SP}(?:{_PARTICLE}{_SP})?){{0,7}}{_NAME_WORD}"
 _NAME_SLOT = r"\b(?P<name>" + _RUN + r"|[Hh]e|[Ss]he)\b"
@@ -112,7 +170,7 @@ _NAME_SLOT = r"\b(?P<name>" + _RUN + r"|[Hh]e|[Ss]he)\b"
 _BEFORE = re.compile(
     _NAME_SLOT
     + r"(?:,\s[^,;:“”\"]{2,90},)?\s+(?:also\s+|later\s+|then\s+|previously\s+|further\s+|once\s+)?"
-    + rf"(?P<verb>{_VERBS})\b"
+    + rf"(?P<verb>{_BEFORE_VERBS})\b"
 )
 # "“…,” said Ben Rhodes", "according to Ben Rhodes".
 # "“…,” said Ben Rhodes", "according to Ben Rhodes", "says Wells Fargo economist Sam Bullard" (an
@@ -138,7 +196,8 @@ def surname(name: str) -> str:
 
 
 def _clean_name(run: str) -> tuple[str, bool]:
-    """A capitalised run reduced to the person's name and whether a title introduced it.
+    """A capitalised run reduced to the person's name and whether a title introduced it (for a
+    single word: an honorific).
 
     Returns:
         ``(name, titled)``; ``name`` is "" when the run is not a person's name.
@@ -158,10 +217,13 @@ def _clean_name(run: str) -> tuple[str, bool]:
             break
     titled = False
     # Keep what follows the last title word: "Russian President Vladimir Putin" -> "Vladimir Putin".
+    # A single word counts as titled only after an honorific ("President Obama", not "National
+    # Geographic").
     for i in range(len(tokens) - 1, -1, -1):
-        if tokens[i].lower().rstrip(".") in _TITLES:
-            titled = True
+        title = tokens[i].lower().rstrip(".")
+        if title in _TITLES:
             tokens = tokens[i + 1:]
+            titled = len(tokens) > 1 or title in _HONORIFICS
             break
     if not tokens:
         return "", titled
@@ -178,6 +240,28 @@ def _clean_name(run: str) -> tuple[str, bool]:
 
 
 @dataclass
+class _Paragraph:
+    base: int  # offset of the paragraph in the article
+    line: str
+    segments: list[tuple[int, int]]  # quoted segments, marks included
+    left_open: bool  # a quotation still open at the paragraph's end
+    attributions: list[tuple[int, int, str]]  # (start, end, raw name) in the paragraph
+
+
+def _paragraphs(text: str) -> list[_Paragraph]:
+    """The article's non-empty paragraphs with their quotations and attributions."""
+    out = []
+    offset = 0
+    for line in text.split("\n"):
+        base = offset
+        offset += len(line) + 1
+        if line.strip():
+            segments, left_open = _quote_segments(line)
+            out.append(_Paragraph(base, line, segments, left_open, _attributions(_mask(line, segments))))
+    return out
+
+
+@dataclass
 class _Mention:
     pos: int
     name: str  # full name (or a surname never expanded)
@@ -187,36 +271,100 @@ class _Mention:
 class _People:
     """People named in one article, in order, so later surnames and pronouns can be resolved."""
 
-    def __init__(self, text: str, sentences: list[tuple[int, int]]):
-        self.full: list[tuple[int, str]] = []  # (position, full name) in order
+    def __init__(self, text: str, sentences: list[tuple[int, int]], paragraphs: list[_Paragraph]):
         self.titled: set[str] = set()
         self.mentions: list[_Mention] = []
+        self._text = text
         self._sentences = sentences
-        for m in _CAP_RUN.finditer(text):
-            name, titled = _clean_name(m.group(0))
-            if len(name.split()) >= 2:
-                self.full.append((m.start(), name))
-            elif name and titled:
-                self.titled.add(name)
+        self._starts = {s for s, _e in sentences}
+        runs = [(m.start(), m.group(0)) for m in _CAP_RUN.finditer(text)]
+        # A capitalised word opening a sentence says nothing about being a name; the article's other
+        # uses of it do: one it also writes in lower case and never capitalises mid-sentence is a
+        # common word ("Giving", "Will", "Please"), not a first name.
+        self._lower = set(re.findall(r"(?<![\w'’\-])[a-z][a-z'’\-]*", text))
+        self._capitalised: set[str] = set()
+        for pos, run in runs:
+            self._capitalised.update(run.split()[1 if self._initial(pos) else 0:])
+        found = [(pos, *_clean_name(self._name_part(run, pos))) for pos, run in runs]
+        full = [(pos, name) for pos, name, _t in found if len(name.split()) >= 2]
+        self.titled = {name for _p, name, titled in found if titled and len(name.split()) == 1}
+        # "Counsel Pat Cipollone" and "Pat Cipollone" are one person: a longer name that ends with a
+        # shorter full name of the article, before which it has only words the article also writes
+        # in lower case (descriptions: "counsel", "resident"), is that name ("Alyssa Farah Griffin"
+        # stays whole).
+        names = {name for _p, name in full}
+        self._canon = {n: min(self._described(n, names), key=len, default=n) for n in names}
+        self.full = [(pos, self._canon[name]) for pos, name in full]  # (position, full name) in order
         surnames = {surname(n) for _, n in self.full}
+        self._weight = self._mention_counts(found, surnames)
         # Names seen as the speaker of an attribution somewhere in the article, or after a title:
         # the only candidates for a pronoun that follows no recent speaker ("Las Vegas" is not).
         self.personal: set[str] = set()
         for rx in (_BEFORE, _AFTER):
             for m in rx.finditer(text):
-                name, titled = _clean_name(m.group("name"))
+                name, titled = _clean_name(self._name_part(m.group("name"), m.start("name")))
                 if name and (len(name.split()) >= 2 or titled or name in surnames):
                     self.personal.add(self.resolve(name, m.start()))
-        for m in _CAP_RUN.finditer(text):
-            name, titled = _clean_name(m.group(0))
+        quoted = [(par.base + a, par.base + b) for par in paragraphs for a, b in par.segments]
+        for pos, name, titled in found:
             if not name:
                 continue
             if len(name.split()) == 1 and not (titled or name in surnames):
                 continue
-            full = self.resolve(name, m.start())
+            person = self.resolve(name, pos)
             if titled:
-                self.personal.add(full)
-            self.mentions.append(_Mention(m.start(), full, self.sentence_of(m.start())))
+                self.personal.add(person)
+            if not any(a <= pos < b for a, b in quoted):  # a name inside a quotation is not its subject
+                self.mentions.append(_Mention(pos, person, self.sentence_of(pos)))
+        # Who the named attributions make speak, in order: a pronoun's most likely person.
+        self.speakers = [
+            _Mention(par.base + a, person, self.sentence_of(par.base + a))
+            for par in paragraphs for a, _e, raw in par.attributions
+            if raw.lower() not in _PRONOUNS and (person := self.speaker(raw, par.base + a))
+        ]
+
+    def _described(self, name: str, names: set[str]) -> list[str]:
+        """The shorter full names that ``name`` is with words of description before them."""
+        words_ = name.split()
+        return [
+            m for m in names
+            if len(m.split()) < len(words_) and name.endswith(" " + m)
+            and all(w.lower() in self._lower for w in words_[: len(words_) - len(m.split())])
+        ]
+
+    def _mention_counts(self, found: list[tuple[int, str, bool]], surnames: set[str]) -> dict[str, int]:
+        """How often the article mentions each full name: its full mentions, plus the bare mentions
+        of its surname after its first full mention (those it can be the referent of)."""
+        first: dict[str, int] = {}
+        weight: dict[str, int] = {}
+        for pos, name in self.full:
+            first.setdefault(name, pos)
+            weight[name] = weight.get(name, 0) + 1
+        for pos, name, _t in found:
+            if len(name.split()) == 1 and name in surnames:
+                for full, at in first.items():
+                    if at < pos and surname(full) == name:
+                        weight[full] += 1
+        return weight
+
+    def _initial(self, pos: int) -> bool:
+        """Whether ``pos`` opens a sentence, a paragraph or a quotation."""
+        text, k = self._text, pos
+        while k > 0 and text[k - 1] == " ":
+            k -= 1
+        if k == 0 or text[k - 1] == "\n" or pos in self._starts:
+            return True
+        mark = text[k - 1]
+        return mark in "“‘([" or (mark == '"' and (k == 1 or text[k - 2] in " \n"))
+
+    def _name_part(self, run: str, pos: int) -> str:
+        """``run`` (a capitalised run at ``pos``) without an opening word that only the position
+        capitalises."""
+        first, _, rest = run.partition(" ")
+        word = _POSSESSIVE.sub("", first)
+        if self._initial(pos) and word.lower() in self._lower and word not in self._capitalised:
+            return rest
+        return run
 
     def sentence_of(self, pos: int) -> int:
         """Index of the sentence holding ``pos`` (the last sentence starting at or before it)."""
@@ -230,14 +378,16 @@ class _People:
         return max(lo - 1, 0)
 
     def resolve(self, name: str, pos: int) -> str:
-        """The full name a name at ``pos`` refers to ("Rhodes" -> "Ben Rhodes"), or the name itself."""
+        """The full name a name at ``pos`` refers to ("Rhodes" -> "Ben Rhodes"), or the name itself.
+
+        A bare surname shared by several full names is the article's principal bearer of it: of
+        those already named at ``pos`` (else of all), the one mentioned most, the first on a tie.
+        """
         if len(name.split()) >= 2:
-            return name
-        before = [n for p, n in self.full if p <= pos and surname(n) == name]
-        if before:
-            return before[-1]
-        anywhere = [n for _, n in self.full if surname(n) == name]
-        return anywhere[0] if anywhere else name
+            return self._canon.get(name, name)
+        bearers = {n: p for p, n in reversed(self.full) if surname(n) == name}  # name -> first position
+        named = [n for n, p in bearers.items() if p <= pos] or list(bearers)
+        return max(sorted(named, key=bearers.__getitem__), key=self._weight.__getitem__, default=name)
 
     def speaker(self, raw: str, pos: int) -> str:
         """The person an attribution's name slot at ``pos`` names, or "" when it names nobody.
@@ -248,7 +398,7 @@ class _People:
         """
         if raw.lower() in _PRONOUNS:
             return self._antecedent(pos)
-        name, titled = _clean_name(raw)
+        name, titled = _clean_name(self._name_part(raw, pos))
         if not name:
             return ""
         if len(name.split()) == 1:
@@ -259,11 +409,26 @@ class _People:
         return name
 
     def _antecedent(self, pos: int) -> str:
-        earlier = [m for m in self.mentions if m.pos < pos and m.name in self.personal]
-        if not earlier or self.sentence_of(pos) - earlier[-1].sentence > _PRONOUN_REACH:
-            return ""  # nobody named in the last few sentences: the pronoun's person is unknown
-        nearest = earlier[-1].sentence
-        return next(m.name for m in earlier if m.sentence == nearest)
+        """The person ``he``/``she`` at ``pos`` stands for: the speaker of the last named attribution
+        within reach, unless a later sentence opens with another person (the new subject)."""
+        here = self.sentence_of(pos)
+        spoke = [m for m in self.speakers if m.pos < pos and here - m.sentence <= _PRONOUN_REACH]
+        named = [m for m in self.mentions if m.pos < pos and m.name in self.personal]
+        if named and here - named[-1].sentence <= _PRONOUN_REACH:
+            first = next(m for m in named if m.sentence == named[-1].sentence)
+            if not spoke or (first.sentence > spoke[-1].sentence and self._opens(first)):
+                return first.name
+        return spoke[-1].name if spoke else ""
+
+    def _opens(self, mention: _Mention) -> bool:
+        """Whether a name is the subject that opens its sentence ("Gov. Ann Lee said", "On Monday,
+        Lee said"), not a later word of it ("He met Lee")."""
+        start = self._sentences[mention.sentence][0]
+        return _OPENER.fullmatch(self._text, start, mention.pos) is not None
+
+
+# What may stand before the subject of a sentence: a conjunction or a short opening phrase and a comma.
+_OPENER = re.compile(r"[“\"‘(]?(?:(?:But|And|So|Yet|Still|Then|Now|Meanwhile|However,)\s+|[^,.;:“”\"]{1,40},\s+)?")
 
 
 # --- quotation marks ----------------------------------------------------------------------------------
@@ -328,20 +493,15 @@ def find_quotes(text: str) -> list[Quote]:
         Sentences whose speaker is not a named person (an organisation, "a spokesman") are left out.
     """
     sentences = sentence_spans(text)
-    people = _People(text, sentences)
+    paragraphs = _paragraphs(text)
+    people = _People(text, sentences, paragraphs)
     quotes: list[Quote] = []
     carried: str = ""  # speaker of a quotation left open at the end of the previous paragraph
-    offset = 0
-    for line in text.split("\n"):
-        base = offset
-        offset += len(line) + 1
-        if not line.strip():
-            continue
-        segments, left_open = _quote_segments(line)
-        direct = [(s, e) for s, e in segments if len(line[s:e].split()) >= _MIN_QUOTE_WORDS]
-        frame = _mask(line, segments)
+    for par in paragraphs:
+        base, line, left_open = par.base, par.line, par.left_open
+        direct = [(s, e) for s, e in par.segments if len(line[s:e].split()) >= _MIN_QUOTE_WORDS]
         found: list[tuple[int, str]] = []  # (position in line, speaker)
-        for s, _e, raw in _attributions(frame):
+        for s, _e, raw in par.attributions:
             name = people.speaker(raw, base + s)
             if name:
                 found.append((s, name))

@@ -9,6 +9,11 @@ def _said(text: str) -> list[tuple[str, str, str]]:
     return [(q.speaker, q.kind, text[q.start:q.end]) for q in find_quotes(text)]
 
 
+def _speaker_of(text: str, quoted: str) -> str:
+    """Who ``find_quotes`` makes speak the quotation ``quoted`` of ``text``."""
+    return {text[q.start:q.end]: q.speaker for q in find_quotes(text)}[quoted]
+
+
 def test_direct_quote_speaker_after_then_surname_resolves_to_full_name():
     text = (
         "Deputy National Security Adviser Ben Rhodes spoke in Beijing on Tuesday.\n"
@@ -113,3 +118,68 @@ def test_speaker_matches_and_metadata_round_trip():
     assert quotes_from_json(quotes_json(got)) == got
     assert speakers_field(got) == "Ben Rhodes; Rhodes"
     assert quotes_from_json("") == []
+
+
+def test_bare_surname_is_the_articles_principal_bearer_of_it():
+    text = (
+        "Governor Maria Alvarez opened the bridge on Monday. Alvarez said it would carry 40,000 cars a day.\n"
+        "Her brother, Tomas Alvarez, built it.\n"
+        "“It is the finest bridge in the state,” Alvarez said."
+    )
+    assert _speaker_of(text, "“It is the finest bridge in the state,” Alvarez said.") == "Maria Alvarez"
+    # equal mentions: the first one named
+    text = "Maria Alvarez spoke. Tomas Alvarez spoke.\n“The bridge is finished,” Alvarez said."
+    assert [q.speaker for q in find_quotes(text)] == ["Maria Alvarez"]
+    # only the one already named can be meant
+    text = "Tomas Alvarez built the bridge.\n“It took two years,” Alvarez said.\nMaria Alvarez and Maria Alvarez's staff came."
+    assert [q.speaker for q in find_quotes(text)] == ["Tomas Alvarez"]
+
+
+def test_words_that_are_not_names_are_never_speakers():
+    # "U.S." is no honorific: the word after it is not a titled person
+    text = "Pastor Tom Hale spoke.\n“Come and see us in the U.S. Please,” he said."
+    assert [q.speaker for q in find_quotes(text)] == ["Tom Hale"]
+    assert find_quotes("“The photographs are remarkable,” said National Geographic.") == []
+    # a word capitalised only because it opens a sentence is not a first name
+    text = (
+        "Can Maria Ruiz win the district?\n"
+        "The race is close, and Ruiz can still win it.\n"
+        "“We are going to win this seat,” Ruiz said."
+    )
+    assert {q.speaker for q in find_quotes(text)} == {"Maria Ruiz"}
+
+
+def test_verbs_with_a_sense_other_than_speech_need_speech_after_them():
+    for text in (
+        "Tom Hale went on a hitting streak in May.",
+        "Tom Hale went on to win the race.",
+        "Tom Hale added a goal in the second half.",
+        "Tom Hale wrote the song in 1999.",
+        "Tom Hale continued to search for survivors.",
+    ):
+        assert find_quotes(text) == [], text
+    for text in (
+        "Tom Hale went on to say the race was fair.",
+        "Tom Hale added that the team was tired.",
+        "“We are tired of the rain,” Tom Hale went on.",
+        "Tom Hale continued: “We will search all night.”",
+    ):
+        assert [q.speaker for q in find_quotes(text)] == ["Tom Hale"], text
+
+
+def test_pronoun_is_the_last_speaker_unless_a_later_sentence_opens_with_another_person():
+    text = (
+        "“The plan is a waste of money,” said Mark Bell, a council member.\n"
+        "Council member Ana Ortiz said the plan would pay for new parks.\n"
+        "She met Bell on Monday to discuss it. “We are close to a deal,” she said."
+    )
+    assert _speaker_of(text, "“We are close to a deal,” she said.") == "Ana Ortiz"
+    text = (
+        "“The plan is a waste of money,” said Mark Bell, a council member.\n"
+        "Mayor Ana Ortiz, who backs the plan, defended it on Monday.\n"
+        "“Parks are never a waste,” she said."
+    )
+    assert _speaker_of(text, "“Parks are never a waste,” she said.") == "Ana Ortiz"
+    # a name inside a quotation is not who speaks it
+    text = "Mayor Ana Ortiz spoke on Monday.\n“I thank Mark Bell for his work,” she said. “He built the parks.”"
+    assert {q.speaker for q in find_quotes(text)} == {"Ana Ortiz"}
