@@ -29,10 +29,10 @@ from rag.grounding import (
     Verified, instruction_sentences, name_phrases, not_quoted_answer, speaker_evidence, verify,
 )
 from rag.prompt import ANSWER_PROMPT, REWRITE_PROMPT, Window, fit_context, fit_history, format_today
-from rag.retrieval import Retrieval, asked_speakers, speakers
+from rag.retrieval import Retrieval, asked_speakers, asks_about_recent_days, speakers
 from rag.settings import AnswerParams
 from rag.text import content_words, parse_date, words
-from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer, Filters
+from rag.types import INSTRUCTION_REFUSAL_TEXT, REFUSAL_TEXT, Answer, Filters, Stage, refusal_sentence
 
 FALLBACK_CONTEXT_CHARS = 600  # the context budget once a chunk is set aside, when context_chars is 0
 
@@ -129,11 +129,12 @@ def check_question(question: str, max_chars: int) -> None:
 class _Turn:
     """One question on its way through the stages: its timings, and the ``Answer`` it ends in."""
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, as_of: dt.date, filters: Filters) -> None:
         self.question = question
         self.t0 = time.perf_counter()
         self.timings: dict[str, float] = {}
-        self.base: dict[str, Any] = {}
+        self.asked = dict(as_of=as_of.isoformat(), filters=filters.as_dict())
+        self.base: dict[str, Any] = dict(question=question, **self.asked)
 
     def lap(self, name: str, since: float | None = None) -> None:
         """Record the seconds since ``since`` (default: since the question came) as ``name``."""
@@ -145,6 +146,7 @@ class _Turn:
             question=self.question,
             standalone_question=query if query != self.question else None,
             retrieved=retrieval.chunks,
+            **self.asked,
         )
 
     def answer(self, verified: Verified | None, draft: str | None = None, reason: str = "unsupported") -> Answer:
@@ -280,7 +282,7 @@ class Answerer:
         history: list[dict] | None = None,
         filters: dict | Filters | None = None,
         as_of: dt.date | str | None = None,
-    ) -> Iterator[str | Answer]:
+    ) -> Iterator[str | Stage | Answer]:
         """Answer ``question``, yielding text pieces as they are generated, then the ``Answer``.
 
         The streamed text is the model's draft; the final ``Answer`` is authoritative (markers
@@ -293,21 +295,39 @@ class Answerer:
             as_of: the day "this week" refers to (date or ``YYYY-MM-DD``; default today).
 
         Yields:
-            ``str`` pieces, then one ``Answer``.
+            ``Stage`` events as each stage begins (``rewriting`` with history only, ``searching``,
+            ``reading`` with the retrieved passages, ``writing``; ``checking`` after the text),
+            ``str`` pieces, then one ``Answer``; a refusal carries ``refusal_detail``, the
+            sentence saying which case it is. Callers that only handle ``str`` and ``Answer``
+            skip the stages.
         """
         check_question(question, self.params.max_question_chars)
-        turn = _Turn(question)
         filters = filters if isinstance(filters, Filters) else Filters.from_dict(filters)
         day = parse_date(as_of) or dt.date.today()
+        turn = _Turn(question, day, filters)
+        for item in self._stages(turn, question, history, filters, day):
+            if isinstance(item, Answer) and not item.answerable:
+                item = item.model_copy(update={"refusal_detail": self.why(item, filters, day)})
+            yield item
 
+    def _stages(
+        self, turn: _Turn, question: str, history: list[dict] | None, filters: Filters, day: dt.date
+    ) -> Iterator[str | Stage | Answer]:
+        """The stages of ``stream``, in order, with their ``Stage`` events (see ``stream``)."""
+        if history and any(m.get("role") == "user" for m in history):
+            yield Stage(name="rewriting")
         query = self.standalone(question, history)
         turn.lap("rewrite_s")
+        yield Stage(name="searching", query=query)
         started = time.perf_counter()
         retrieval = self.retrieve(query, filters, day)
         turn.lap("retrieve_s", since=started)
         turn.retrieved(query, retrieval)
 
-        passages = self.passages(query, retrieval) if self.relevant(retrieval) else []
+        relevant = self.relevant(retrieval)
+        if relevant:
+            yield Stage(name="reading", sources=retrieval.chunks)
+        passages = self.passages(query, retrieval) if relevant else []
         names = asked_speakers(query)
         if names:  # who said what: answered only from the asked person's own quotations
             evidence = speaker_evidence(
@@ -324,6 +344,7 @@ class Answerer:
             yield REFUSAL_TEXT
             yield turn.answer(None, reason="no_relevant_articles")
             return
+        yield Stage(name="writing")
         if self.answer_chain is None:
             answer = turn.answer(self.extractive(query, passages, spoken=bool(names)))
             yield answer.answer
@@ -344,10 +365,46 @@ class Answerer:
             yield REFUSAL_TEXT
             yield turn.answer(None, draft.text, reason="not_in_articles")
             return
+        yield Stage(name="checking")
         answer = turn.answer(self.ground(draft.text, passages, query, retrieval), draft.text)
         if not answer.answerable and not draft.shown:
             yield answer.answer
         yield answer
+
+    def why(self, refusal: Answer, filters: Filters, day: dt.date) -> str:
+        """Which case a refusal is, in one sentence (``rag.types.refusal_sentence``).
+
+        When nothing relevant was found, the same search is tried again without what narrowed it
+        (the filters, then the recent window of a "this week" question): only on a refusal, so
+        answers cost nothing more. The answer itself is never changed.
+
+        Args:
+            refusal: the refusal (``refusal_reason`` set).
+            filters: the question's filters.
+            day: the day the question was answered as of.
+
+        Returns:
+            The sentence.
+        """
+        reason = refusal.refusal_reason or "no_relevant_articles"
+        query = refusal.standalone_question or refusal.question
+        if reason == "speaker_not_quoted":
+            names = asked_speakers(query)
+            return refusal_sentence(reason, speaker=names[0] if names else None)
+        if reason != "no_relevant_articles":
+            return refusal_sentence(reason)
+        if not filters.empty and self._finds(query, Filters(), day):
+            set_names = filters.set_names
+            blamed = tuple(n for n in set_names if len(set_names) > 1 and self._finds(query, filters.without((n,)), day))
+            return refusal_sentence("filtered_out", filters=filters, blamed=blamed)
+        days = getattr(getattr(self.retriever, "params", None), "recent_window_days", 0)
+        if days and asks_about_recent_days(query) and self._finds(query, filters, None):
+            return refusal_sentence("recent_window", days=days, as_of=day)
+        return refusal_sentence(reason)
+
+    def _finds(self, query: str, filters: Filters, day: dt.date | None) -> bool:
+        """Whether retrieving ``query`` with these filters and day passes the gate."""
+        return self.relevant(self.retriever.retrieve(query, self.params.top_k, filters, day))
 
     def ask(
         self,

@@ -119,6 +119,73 @@ def _register_model(app: typer.Typer) -> None:
 # --- newsrag ask ----------------------------------------------------------------------------------
 
 
+class StageLine:
+    """One status line on a terminal that shows the answer's stages, rewritten in place.
+
+    Quiet unless ``stream`` is a terminal, so pipes and files get only the answer.
+
+    Args:
+        stream: where the line goes (``sys.stderr``).
+    """
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.on = bool(getattr(stream, "isatty", lambda: False)())
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        """Replace the line with ``text`` (cut to 79 characters)."""
+        if self.on:
+            self.stream.write("\r\x1b[K" + text[:79])
+            self.stream.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        """Remove the line, so what follows starts on a clean line."""
+        if self.on and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+def _date_option(value: str | None, flag: str):
+    """A ``YYYY-MM-DD`` option as a date (None when not given); a bad one exits 2 with one line."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        typer.echo(f"Error: {flag} {value}: must be a date, YYYY-MM-DD", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _stream_answer(answerer, question: str, day, filters: dict | None):
+    """Answer, showing each stage on stderr (a terminal only); returns the final ``Answer``.
+
+    The draft the model streams is not printed: the verified answer, printed once afterwards, is
+    what counts (it may renumber or drop the draft's claims). While the model writes, the status
+    line counts its words.
+    """
+    import sys
+
+    from rag.types import Answer, Stage
+
+    line, answer, stage, words = StageLine(sys.stderr), None, None, 0
+    try:
+        for item in answerer.stream(question, as_of=day, filters=filters):
+            if isinstance(item, Stage):
+                stage = item.name
+                line.show(item.message)
+            elif isinstance(item, str) and stage == "writing":
+                words += len(item.split())
+                line.show(f"{Stage(name='writing').message} {words} words")
+            elif isinstance(item, Answer):
+                answer = item
+    finally:
+        line.clear()
+    return answer
+
+
 def _register_ask(app: typer.Typer) -> None:
     from pathlib import Path
 
@@ -130,42 +197,40 @@ def _register_ask(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
         as_of: str | None = typer.Option(None, "--as-of", help="Day 'this week' refers to (YYYY-MM-DD)."),
         top_k: int | None = typer.Option(None, "--top-k", help="Passages given to the model."),
+        sources: list[str] | None = typer.Option(None, "--source", help="Only articles of this source (repeatable)."),
+        date_from: str | None = typer.Option(None, "--from", help="Only articles published on or after (YYYY-MM-DD)."),
+        date_to: str | None = typer.Option(None, "--to", help="Only articles published on or before (YYYY-MM-DD)."),
     ) -> None:
-        """Answer a question from the ingested articles, every claim cited by a verbatim quote."""
-        import datetime as dt
+        """Answer a question from the ingested articles, every claim cited by a verbatim quote.
+
+        On a terminal, each stage (searching, reading N articles, writing, checking citations) is
+        shown on stderr while it runs; the answer is printed once, and a refusal says why.
+        """
         import json
 
         from rag.chain import check_question
         from rag.pipeline import get_answerer
-        from rag.types import Answer
+        from rag.types import Filters
 
         settings = settings_or_exit(store=store, llm=llm, top_k=top_k)
-        try:
-            day = dt.date.fromisoformat(as_of) if as_of else None
-        except ValueError:
-            typer.echo(f"Error: --as-of {as_of}: must be a date, YYYY-MM-DD", err=True)
-            raise typer.Exit(code=2) from None
-        draft, answer = "", None
+        day = _date_option(as_of, "--as-of")
+        filters = Filters(
+            sources=tuple(sources or ()), date_from=_date_option(date_from, "--from"),
+            date_to=_date_option(date_to, "--to"),
+        ).as_dict()
         try:
             check_question(question, settings.max_question_chars)  # before the models load
             answerer = get_answerer(settings)
             if json_out:
-                answer = answerer.ask(question, as_of=day)
+                answer = answerer.ask(question, as_of=day, filters=filters)
                 typer.echo(json.dumps(answer.contract(), ensure_ascii=False, indent=2))
                 return
-            for item in answerer.stream(question, as_of=day):
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    draft += item
-                    typer.echo(item, nl=False)
+            answer = _stream_answer(answerer, question, day, filters)
         except NewsragError as err:
-            if draft:
-                typer.echo("")  # end the streamed line before the error
             raise _fail(err) from None
-        typer.echo("")
-        if answer.answer.strip() != draft.strip():
-            typer.echo(f"\nVerified answer: {answer.answer}")
+        typer.echo(answer.answer)
+        if answer.refusal_detail:
+            typer.echo(answer.refusal_detail)
         if answer.citations:
             typer.echo("\nSources:")
         for c in answer.citations:

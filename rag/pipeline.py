@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from rag.chain import Answerer
 from rag.retrieval import HybridRetriever
-from rag.types import Answer
+from rag.types import Answer, Stage
 
 _CACHE: dict[str, Answerer] = {}
 _LOCK = threading.Lock()
@@ -121,13 +121,18 @@ def stream(
     filters: dict | None = None,
     as_of: dt.date | str | None = None,
     settings: Any = None,
-) -> Iterator[str | Answer]:
-    """Like ``ask``, but yields the answer text as it is generated, then the final ``Answer``.
+) -> Iterator[str | Stage | Answer]:
+    """Like ``ask``, but yields progress and the answer text as it is generated, then the ``Answer``.
 
     Args:
         question, history, filters, as_of, settings: as for ``ask``.
 
     Yields:
-        ``str`` pieces, then one ``Answer`` (authoritative: it may differ from the streamed draft).
+        ``rag.types.Stage`` events as each stage begins: ``rewriting`` (only with history),
+        ``searching``, ``reading`` (with the retrieved passages, before the first answer token),
+        ``writing``; then ``str`` pieces; ``checking`` once the model's draft is complete; then one
+        ``Answer`` (authoritative: it may differ from the streamed draft; a refusal says which case
+        it is in ``refusal_detail``). A caller that only handles ``str`` and ``Answer`` (with
+        ``isinstance``) skips the stages.
     """
     yield from get_answerer(settings).stream(question, history=history, filters=filters, as_of=as_of)

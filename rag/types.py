@@ -176,6 +176,101 @@ REFUSAL_REASONS = {
 }
 
 
+# Which case of refusal an answer is, for people: one plain sentence each (``refusal_sentence``
+# fills in the names, filters and dates). The chat and ``newsrag ask`` both show these.
+REFUSAL_SENTENCES = {
+    "no_relevant_articles": "Nothing in the library is close enough to the question to answer it.",
+    "filtered_out": "No article {filters} matches the question; without {that} the library has some that do.",
+    "recent_window": "The question is about the last few days, so only articles published in the {days} days "
+    "before {as_of} were searched, and none of them matches (older ones do).",
+    "not_in_articles": "The passages found were read, and they don't answer the question.",
+    "unsupported": "The model's answer failed its check: no claim was backed by the passage it cited.",
+    "instruction_in_article": "The model's answer failed its check: it rested only on an instruction "
+    "written into an article.",
+    "speaker_not_quoted": "{speaker} is not quoted on this in the articles found; the answer names who is.",
+    "context_too_long": "The passages found don't fit the model's window beside the question.",
+}
+
+
+def refusal_sentence(
+    case: str,
+    *,
+    filters: "Filters | None" = None,
+    blamed: tuple[str, ...] = (),
+    days: int | None = None,
+    as_of: dt.date | None = None,
+    speaker: str | None = None,
+) -> str:
+    """The sentence of ``REFUSAL_SENTENCES`` for ``case``, its blanks filled.
+
+    Args:
+        case: a refusal reason code, or ``filtered_out`` / ``recent_window`` (cases of
+            ``no_relevant_articles`` found by searching again without the restriction).
+        filters: the question's filters (``filtered_out``).
+        blamed: which of them kept the articles out: ``sources``, ``dates``, ``article_ids``
+            (empty: all that are set).
+        days: the recent window, in days (``recent_window``).
+        as_of: the day the question was asked as of (``recent_window``).
+        speaker: the person asked about (``speaker_not_quoted``).
+
+    Returns:
+        One sentence; an unknown case gives the plain "nothing relevant" one.
+    """
+    template = REFUSAL_SENTENCES.get(case, REFUSAL_SENTENCES["no_relevant_articles"])
+    if case == "filtered_out" and filters is not None:
+        parts = filters.described(blamed)
+        return template.format(filters=" ".join(parts), that="that filter" if len(parts) == 1 else "these filters")
+    if case == "recent_window":
+        return template.format(days=days, as_of=as_of.isoformat() if as_of else "today")
+    if case == "speaker_not_quoted":
+        return template.format(speaker=speaker or "The person asked about")
+    return template
+
+
+STAGE_MESSAGES = {
+    "rewriting": "Reading the question in the light of the conversation…",
+    "searching": "Searching the articles…",
+    "reading": "Reading the articles…",
+    "writing": "Writing the answer…",
+    "checking": "Checking the citations…",
+}
+
+
+class Stage(BaseModel):
+    """A progress event of ``rag.stream``: which stage the answer is in, yielded as it begins.
+
+    In order: ``rewriting`` (only with chat history), ``searching``, ``reading`` (with the
+    retrieved passages, as soon as retrieval is done and only when something relevant was found),
+    ``writing``, then the text pieces, then ``checking`` (the model's citations, before the final
+    ``Answer``; the extractive backend quotes verbatim and has no such stage). A refusal ends the
+    stages early. Callers that only handle ``str`` and ``Answer`` skip these.
+    """
+
+    name: Literal["rewriting", "searching", "reading", "writing", "checking"] = Field(
+        description="The stage that begins."
+    )
+    query: str | None = Field(
+        default=None, description="``searching``: the standalone question searched for."
+    )
+    sources: list[Chunk] = Field(
+        default_factory=list, description="``reading``: the retrieved passages, best first."
+    )
+
+    @property
+    def articles(self) -> list[str]:
+        """Ids of the distinct articles of ``sources``, in order."""
+        return list(dict.fromkeys(c.article_id for c in self.sources))
+
+    @property
+    def message(self) -> str:
+        """The stage as a short line for people ("Reading 3 articles…")."""
+        if self.name == "reading":
+            n = len(self.articles)
+            return f"Reading {n} article{'s' * (n != 1)}…"
+        return STAGE_MESSAGES[self.name]
+
+
+
 class Answer(BaseModel):
     """The result of ``rag.ask``: text with [n] markers, their citations and an answerable flag."""
 
@@ -208,6 +303,24 @@ class Answer(BaseModel):
         description="Why the answer is a refusal, a code of ``REFUSAL_REASONS`` (None when answered); "
         "``answer`` is then the sentence for people.",
     )
+    refusal_detail: str | None = Field(
+        default=None,
+        description="For a refusal, one plain sentence saying which case it is (``REFUSAL_SENTENCES``: "
+        "nothing relevant, filtered out naming the filter, outside the recent window, the person "
+        "not quoted, the answer failed its check); None when answered.",
+    )
+    as_of: str | None = Field(
+        default=None, description="The day the question was answered as of (YYYY-MM-DD), as used."
+    )
+    filters: dict[str, Any] | None = Field(
+        default=None, description="The filters applied, as ``Filters.as_dict`` (None: none)."
+    )
+
+    @property
+    def read_dates(self) -> tuple[str, str] | None:
+        """The first and last publication dates of the retrieved articles (None: none dated)."""
+        days = sorted(c.published for c in self.retrieved if c.published)
+        return (days[0], days[-1]) if days else None
 
     def contract(self) -> dict[str, Any]:
         """The JSON object printed by ``newsrag ask --json`` and returned by the UI's /ask API."""
@@ -254,6 +367,52 @@ class Filters:
             date_to=parse_date(f.get("date_to")),
             article_ids=tuple(f.get("article_ids") or ()),
         )
+
+    def as_dict(self) -> dict[str, Any] | None:
+        """The API's dict of the set restrictions (dates as ``YYYY-MM-DD``), None when none is."""
+        out: dict[str, Any] = {}
+        if self.sources:
+            out["sources"] = list(self.sources)
+        if self.date_from:
+            out["date_from"] = self.date_from.isoformat()
+        if self.date_to:
+            out["date_to"] = self.date_to.isoformat()
+        if self.article_ids:
+            out["article_ids"] = list(self.article_ids)
+        return out or None
+
+    def without(self, names: tuple[str, ...]) -> "Filters":
+        """These filters with the restrictions ``names`` (``sources``, ``dates``, ``article_ids``) lifted."""
+        return Filters(
+            sources=() if "sources" in names else self.sources,
+            date_from=None if "dates" in names else self.date_from,
+            date_to=None if "dates" in names else self.date_to,
+            article_ids=() if "article_ids" in names else self.article_ids,
+        )
+
+    @property
+    def set_names(self) -> tuple[str, ...]:
+        """Which restrictions are set: ``sources``, ``dates``, ``article_ids``."""
+        flags = (("sources", self.sources), ("dates", self.date_from or self.date_to), ("article_ids", self.article_ids))
+        return tuple(name for name, value in flags if value)
+
+    def described(self, names: tuple[str, ...] = ()) -> list[str]:
+        """The restrictions ``names`` (default: all set) in words: ``from CNN or Reuters``,
+        ``published between 2014-11-01 and 2014-11-30``, ``among the chosen articles``."""
+        names = names or self.set_names
+        parts = []
+        if "sources" in names and self.sources:
+            parts.append("from " + " or ".join(self.sources))
+        if "dates" in names and (self.date_from or self.date_to):
+            if self.date_from and self.date_to:
+                parts.append(f"published between {self.date_from} and {self.date_to}")
+            elif self.date_from:
+                parts.append(f"published since {self.date_from}")
+            else:
+                parts.append(f"published up to {self.date_to}")
+        if "article_ids" in names and self.article_ids:
+            parts.append("among the chosen articles")
+        return parts
 
     @property
     def empty(self) -> bool:

@@ -96,7 +96,7 @@ from rag.grounding import verify as verify_with  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.prompt import format_context  # noqa: E402
 from rag.retrieval import HybridRetriever  # noqa: E402
-from rag.types import INSTRUCTION_REFUSAL_TEXT, Article  # noqa: E402
+from rag.types import INSTRUCTION_REFUSAL_TEXT, Article, Stage  # noqa: E402
 
 FAIR_TEXT = (
     "Harbor fair opens with 40 stalls\n\n"
@@ -169,7 +169,7 @@ def test_the_streamed_answer_ends_in_the_verified_refusal(fake_embeddings, tmp_p
     """The pieces are the model's draft (here the fake repeats the lure regardless); the final
     ``Answer`` is what the chat shows in its place and what ``--json`` prints."""
     answerer, _ = fair_answerer(fake_embeddings, tmp_path, INJECTIONS[1], [INJECTED_CLAIM])
-    *pieces, final = list(answerer.stream(LEADING))
+    *pieces, final = [i for i in answerer.stream(LEADING) if not isinstance(i, Stage)]
     assert all(isinstance(p, str) for p in pieces)
     assert final.refusal_reason == "instruction_in_article" and final.answer == INSTRUCTION_REFUSAL_TEXT
     assert final.contract()["refusal_reason"] == "instruction_in_article"

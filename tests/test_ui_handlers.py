@@ -23,15 +23,16 @@ from ui.handlers import (
     stopped,
     submit,
 )
+from ui.format import format_stage
 from ui_server import FakeBackend, too_long
 
 
-def broken(question, history, filters):
+def broken(question, history, filters, as_of=None):
     raise ValueError("Requested tokens (4183) exceed context window of 2048")
     yield  # pragma: no cover
 
 
-def backend_down(question, history, filters):
+def backend_down(question, history, filters, as_of=None):
     raise BackendError("Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused")
     yield  # pragma: no cover
 
@@ -39,7 +40,7 @@ def backend_down(question, history, filters):
 def ask_in_chat(backend, question, chat=None, session=None, filters=([], "", "")):
     """Submit ``question`` and run the answer handler; returns every state it yielded."""
     box, chat, session, ready = submit(question, chat or [], session or new_session())
-    assert box == "" and ready is False and chat[-1]["content"] == QUEUED_HTML
+    assert box == "" and ready is False and chat[-1]["content"] == format_stage(None)  # nobody else is answering
     assert session["pending"] == question
     return [copy.deepcopy(state) for state in answer(backend, chat, session, *filters)]
 
@@ -130,7 +131,7 @@ def test_a_bad_filter_date_is_said_in_the_chat_before_anything_is_asked():
 
 def test_a_stream_that_ends_without_its_answer_keeps_what_came_and_no_turn():
     backend = FakeBackend()
-    backend.stream = lambda q, h, f: iter(["half an ", "answer"])
+    backend.stream = lambda q, h, f, d=None: iter(["half an ", "answer"])
     chat, panel, session, ready = ask_in_chat(backend, "q")[-1]
     assert chat[-1]["content"] == '<div class="answer streaming">half an answer</div>'
     assert panel is None and ready is True and session["turns"] == [] and session["pending"] is None
@@ -196,7 +197,7 @@ def test_ask_api_returns_a_refusal_as_an_answer():
             "code": "backend", "message": "Cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1: refused",
         }),
         (broken, {"code": "internal_error", "message": UNEXPECTED_ERROR}),
-        (lambda q, h, f: iter(["no answer"]), {"code": "no_answer", "message": "No answer was produced."}),
+        (lambda q, h, f, d=None: iter(["no answer"]), {"code": "no_answer", "message": "No answer was produced."}),
     ],
 )
 def test_ask_api_returns_a_structured_error(stream, error):

@@ -63,7 +63,7 @@ class FakeBackend:
     def _article(self, name: str) -> Article:
         return Article(id=f"a-{name}", title=f"About {name}", text=f"Intro.\n\n{name} is here today.", source="Wire")
 
-    def stream(self, question, history, filters):
+    def stream(self, question, history, filters, as_of=None):
         with self.lock:
             self.calls.append((question, list(history), filters))
         m = re.search(r"Who is (\w+)", question)
@@ -113,7 +113,7 @@ class FakeBackend:
         return report
 
 
-def too_long(question, history, filters):
+def too_long(question, history, filters, as_of=None):
     """A backend ``stream`` that refuses every question as too long (over 2,000 characters)."""
     from rag.chain import check_question
 

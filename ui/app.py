@@ -54,6 +54,16 @@ def _ask_button(ready: bool | None) -> Any:
     return gr.update() if ready is None else gr.update(interactive=ready)
 
 
+def filter_controls(prefix: str) -> tuple:
+    """The source and publication-date filters, in a row (the Chat and Library tabs each have a
+    set, kept the same); element ids ``<prefix>filter-sources``, ``<prefix>date-from``, ``<prefix>date-to``."""
+    with gr.Row():
+        sources = gr.Dropdown(choices=[], multiselect=True, label="Sources", elem_id=f"{prefix}filter-sources")
+        date_from = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", elem_id=f"{prefix}date-from")
+        date_to = gr.Textbox(label="Published to", placeholder="YYYY-MM-DD", elem_id=f"{prefix}date-to")
+    return sources, date_from, date_to
+
+
 def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> gr.Blocks:
     """The chat as a ``gr.Blocks`` (not launched).
 
@@ -67,15 +77,28 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         and the chat and library events (not part of the API).
     """
     max_bytes = int(max_upload_mb * 1024 * 1024)
+    line = handlers.AnswerLine()  # answers being written now, in every session
 
     # --- the handlers, bound to this backend, their plain values turned into Gradio updates ----
-    def submit(message: str, chat: list, session: dict) -> tuple:
-        box, chat, session, ready = handlers.submit(message, chat, session)
-        return box, chat, session, _ask_button(ready)
+    def submit(message: str, chat: list, session: dict, as_of: str, sources, date_from: str, date_to: str) -> tuple:
+        box, chat, session, ready = handlers.submit(
+            message, chat, session, waiting=line.busy, as_of=as_of, sources=sources, date_from=date_from,
+            date_to=date_to,
+        )
+        return box, chat, session, _ask_button(ready), handlers.check_inputs(as_of, sources, date_from, date_to)
 
-    def answer(chat: list, session: dict, sources: list[str] | None, date_from: str, date_to: str):
-        for shown, panel, state, ready in handlers.answer(backend, chat, session, sources, date_from, date_to):
-            yield shown, _kept(panel), state, _ask_button(ready)
+    def answer(chat: list, session: dict, as_of: str, sources: list[str] | None, date_from: str, date_to: str):
+        with line.writing():
+            for shown, panel, state, ready in handlers.answer(
+                backend, chat, session, sources, date_from, date_to, as_of
+            ):
+                yield shown, _kept(panel), state, _ask_button(ready)
+
+    def typed(as_of: str, sources, date_from: str, date_to: str) -> tuple:
+        """A filter or the as-of date changed: say what is wrong at once, show the filters, and
+        copy them to the other tab's controls."""
+        shown = handlers.filters_line(sources, date_from, date_to)
+        return handlers.check_inputs(as_of, sources, date_from, date_to), shown, shown, sources, date_from, date_to
 
     def stopped(chat: list) -> tuple:
         chat, ready = handlers.stopped(chat)
@@ -89,11 +112,12 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         """Answer one question; returns the JSON object of ``newsrag ask --json``, or, when the
         question cannot be answered at all, ``{"question", "error": {"code", "message"}}``
         (e.g. code ``question_too_long``)."""
-        return handlers.ask_api(backend, question)
+        with line.writing():
+            return handlers.ask_api(backend, question)
 
     def stats_and_sources() -> tuple:
         stats, names = handlers.stats_and_sources(backend)
-        return stats, gr.update(choices=names)
+        return stats, gr.update(choices=names), gr.update(choices=names)
 
     def library() -> str:
         return handlers.library_table(backend)
@@ -102,7 +126,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         report, stats, names = handlers.add_files(
             backend, uploads, store_dir=store_dir, max_bytes=max_bytes, progress=progress
         )
-        return report, stats, gr.update(choices=names)
+        return report, stats, gr.update(choices=names), gr.update(choices=names)
 
     # --- layout --------------------------------------------------------------------------------
     with gr.Blocks(title="newsrag: ask the news") as demo:
@@ -127,6 +151,15 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                     with gr.Row():
                         stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
                         clear_btn = gr.Button("Clear chat", size="sm", elem_id="clear")
+                    with gr.Row(equal_height=True):
+                        as_of = gr.Textbox(
+                            value=handlers.today(), label="As of (the day “this week” means)", placeholder="YYYY-MM-DD",
+                            max_lines=1, scale=1, elem_id="as-of",
+                        )
+                        active_filters = gr.Markdown(handlers.filters_line([], "", ""), elem_id="active-filters")
+                    notice = gr.HTML(elem_id="ask-notice")
+                    with gr.Accordion("Filters (also on the Library tab)", open=False, elem_id="chat-filters"):
+                        chat_sources, chat_from, chat_to = filter_controls("chat-")
                     gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box], label="Try")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
@@ -143,21 +176,22 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             )
             add_btn = gr.Button("Add to library", variant="primary", elem_id="add")
             ingest_report = gr.Markdown(elem_id="ingest-report")
-            gr.Markdown("#### Filters (apply to the next question)")
-            with gr.Row():
-                source_filter = gr.Dropdown(
-                    choices=[], multiselect=True, label="Sources", elem_id="filter-sources"
-                )
-                date_from = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", elem_id="date-from")
-                date_to = gr.Textbox(label="Published to", placeholder="YYYY-MM-DD", elem_id="date-to")
+            gr.Markdown("#### Filters (apply to the next question; also on the Chat tab)")
+            source_filter, date_from, date_to = filter_controls("")
+            library_filters = gr.Markdown(handlers.filters_line([], "", ""), elem_id="library-filters")
 
         # --- events ----------------------------------------------------------------------------
-        ask_inputs = [chat, session, source_filter, date_from, date_to]
+        chat_side, library_side = [chat_sources, chat_from, chat_to], [source_filter, date_from, date_to]
+        for side, other in ((chat_side, library_side), (library_side, chat_side)):
+            for control in [as_of, *side] if side is chat_side else side:
+                control.input(typed, [as_of, *side], [notice, active_filters, library_filters, *other],
+                              queue=False, api_visibility="private")
+        ask_inputs = [chat, session, as_of, *chat_side]
         ask_outputs = [chat, sources_panel, session, send]
         events = []
         for trigger in (box.submit, send.click):
             ev = trigger(
-                submit, [box, chat, session], [box, chat, session, send],
+                submit, [box, chat, session, as_of, *chat_side], [box, chat, session, send, notice],
                 queue=False, api_visibility="private",
             ).then(
                 answer, ask_inputs, ask_outputs,
@@ -169,12 +203,13 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                         queue=False, api_visibility="private")
         chat.clear(lambda: clear()[1:3], None, [sources_panel, session], cancels=events, queue=False,
                    api_visibility="private")
-        add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter],
+        add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter, chat_sources],
                       concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
                       ).then(library, None, [library_table], api_visibility="private")
         for trigger in (refresh.click, demo.load):
-            trigger(stats_and_sources, None, [stats_md, source_filter], api_visibility="private",
+            trigger(stats_and_sources, None, [stats_md, source_filter, chat_sources], api_visibility="private",
                     ).then(library, None, [library_table], api_visibility="private")
+        demo.load(handlers.today, None, [as_of], queue=False, api_visibility="private")  # today, not the start day
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)
     return demo
 

@@ -11,15 +11,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.types import Answer, Article
+from rag.types import Answer, Article, Stage
 
 
 class Backend(Protocol):
     """The five things the chat needs."""
 
     def stream(
-        self, question: str, history: list[dict], filters: dict | None
-    ) -> Iterator[str | Answer]: ...
+        self, question: str, history: list[dict], filters: dict | None, as_of: str | None = None
+    ) -> Iterator[str | Stage | Answer]: ...
 
     def get_article(self, article_id: str) -> Article | None: ...
 
@@ -69,19 +69,20 @@ class ChatBackend:
         _ = self.answerer
 
     def stream(
-        self, question: str, history: list[dict], filters: dict | None
-    ) -> Iterator[str | Answer]:
-        """Answer text pieces as generated, then the final ``Answer`` (``rag``'s ``stream``).
+        self, question: str, history: list[dict], filters: dict | None, as_of: str | None = None
+    ) -> Iterator[str | Stage | Answer]:
+        """Stage events, answer text pieces as generated, then the final ``Answer`` (``rag``'s ``stream``).
 
         Args:
             question: the user's question.
             history: earlier messages ``{"role", "content"}`` in plain text.
             filters: ``{"sources", "date_from", "date_to"}`` or None.
+            as_of: the day "this week" refers to, ``YYYY-MM-DD`` (None: today).
 
         Yields:
-            ``str`` pieces, then one ``Answer``.
+            ``Stage`` events, ``str`` pieces, then one ``Answer``.
         """
-        yield from self.answerer.stream(question, history=history or None, filters=filters)
+        yield from self.answerer.stream(question, history=history or None, filters=filters, as_of=as_of)
 
     def get_article(self, article_id: str) -> Article | None:
         """The stored article, for showing a quote in its paragraph (None when missing)."""

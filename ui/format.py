@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rag.text import MARKER, marker_numbers
-from rag.types import Answer, Article, Citation
+from rag.types import Answer, Article, Citation, Filters, Stage
 
 if TYPE_CHECKING:
     from rag.store import ArticleSummary
@@ -63,24 +63,89 @@ def link_markers(text: str, turn: int, known: set[int]) -> str:
     return "".join(out)
 
 
-def format_streaming(partial: str) -> str:
-    """The answer while it is being generated: escaped text, markers not yet linked.
+STAGE_TITLES = 3  # the reading stage names at most this many of the articles it reads
+
+
+def format_stage(stage: Stage | None) -> str:
+    """The bubble of an answer that has no text yet: the stage it is in ("Searching the articles…");
+    while reading, the titles of the first articles read.
 
     Args:
-        partial: the text generated so far.
+        stage: the latest stage event (None: the answer is starting).
 
     Returns:
         HTML for the chat bubble.
     """
-    return f'<div class="answer streaming">{html.escape(partial)}</div>'
+    if stage is None:
+        return '<div class="stage" role="status">Starting…</div>'
+    titles = list(dict.fromkeys(c.title or c.article_id for c in stage.sources))
+    more = len(titles) - STAGE_TITLES
+    listed = " · ".join(html.escape(t) for t in titles[:STAGE_TITLES]) + (f" · and {more} more" if more > 0 else "")
+    extra = f'<div class="stage-sources">{listed}</div>' if titles else ""
+    return f'<div class="stage" role="status">{html.escape(stage.message)}{extra}</div>'
+
+
+def format_streaming(partial: str, stage: Stage | None = None) -> str:
+    """The answer while it is being generated: escaped text, markers not yet linked.
+
+    Args:
+        partial: the text generated so far.
+        stage: a stage begun after the text came (``checking``), shown under it.
+
+    Returns:
+        HTML for the chat bubble.
+    """
+    note = f'<div class="stage" role="status">{html.escape(stage.message)}</div>' if stage else ""
+    return f'<div class="answer streaming">{html.escape(partial)}</div>{note}'
+
+
+def describe_filters(filters: dict | None) -> str:
+    """The filters in words: ``from CNN, published since 2014-11-01``; ``all articles`` when none.
+
+    Args:
+        filters: the ``rag`` filters dict (None: none).
+
+    Returns:
+        Plain text.
+    """
+    parts = Filters.from_dict(filters).described()
+    return ", ".join(parts) if parts else "all articles"
+
+
+def format_asked(answer: Answer) -> str:
+    """The small line under an answer: what was asked, as of when, over what.
+
+    The question as interpreted when the rewrite differs from what was typed, the day the answer
+    is as of, the date range of the articles read, and the filters. Empty when the answer does not
+    say what it was asked as of (it did not come from ``rag``).
+
+    Args:
+        answer: the answer.
+
+    Returns:
+        HTML (escaped), or "".
+    """
+    if not answer.as_of:
+        return ""
+    parts = []
+    if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():
+        parts.append(f"read as “{answer.standalone_question}”")
+    parts.append(f"as of {answer.as_of}")
+    dates = answer.read_dates
+    if dates:
+        parts.append(f"articles of {dates[0]}" if dates[0] == dates[1] else f"articles of {dates[0]} to {dates[1]}")
+    elif answer.retrieved:
+        parts.append("undated articles")
+    parts.append(describe_filters(answer.filters) if answer.filters else "no filters")
+    return f'<div class="asked">{html.escape(" · ".join(parts))}</div>'
 
 
 def format_answer(answer: Answer, turn: int) -> str:
     """The final chat bubble of an answer.
 
     An answerable answer shows its text with each ``[n]`` linked to its source entry; an
-    unanswerable one gets its own look (a "not in the articles" box), so it cannot be mistaken
-    for an answer.
+    unanswerable one gets its own look (a "not in the articles" box, with the sentence saying
+    why), so it cannot be mistaken for an answer. Under either, the line of ``format_asked``.
 
     Args:
         answer: the answer from ``rag``.
@@ -89,14 +154,16 @@ def format_answer(answer: Answer, turn: int) -> str:
     Returns:
         HTML for the chat bubble.
     """
+    asked = format_asked(answer)
     if not answer.answerable:
+        why = f'<div class="refusal-why">{html.escape(answer.refusal_detail)}</div>' if answer.refusal_detail else ""
         return (
             '<div class="refusal" role="note">'
             '<span class="refusal-badge">Not in the articles</span> '
-            f"{html.escape(answer.answer)}</div>"
+            f"{html.escape(answer.answer)}{why}</div>{asked}"
         )
     body = link_markers(answer.answer, turn, {c.n for c in answer.citations})
-    return f'<div class="answer">{body}</div>'
+    return f'<div class="answer">{body}</div>{asked}'
 
 
 def quote_in_paragraph(text: str, start: int, end: int, context: int = CONTEXT_CHARS) -> str:

@@ -8,17 +8,23 @@ whether the Ask button takes a new question (``True``/``False``, or ``None``: un
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rag.errors import NewsragError
-from rag.types import Answer
+from rag.text import parse_date
+from rag.types import Answer, Stage
 from ui.backend import Backend
-from ui.format import format_answer, format_library, format_sources, format_stats, format_streaming
+from ui.format import (
+    describe_filters, format_answer, format_library, format_sources, format_stage, format_stats, format_streaming,
+)
 from ui.uploads import UploadRejected, store_upload
 
 log = logging.getLogger(__name__)
@@ -32,7 +38,34 @@ Progress = Callable[..., Any]
 
 
 class FilterError(ValueError):
-    """A Library filter the user typed that is not valid; the message says which and why."""
+    """A filter or as-of date the user typed that is not valid; the message says which and why."""
+
+
+class AnswerLine:
+    """How many answers are being written right now, in every session (the chat and the API
+    share one answer worker, so a new question waits only while this is not zero)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writing = 0
+
+    @property
+    def busy(self) -> bool:
+        """True while an answer is being written."""
+        with self._lock:
+            return self._writing > 0
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Count an answer as being written for the duration of the block (also when it is
+        stopped: Gradio closes a stopped handler, which exits the block)."""
+        with self._lock:
+            self._writing += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._writing -= 1
 
 
 def new_session() -> dict[str, Any]:
@@ -108,23 +141,79 @@ def filters_from(sources: list[str] | None, date_from: str | None, date_to: str 
     Raises:
         FilterError: a date that is not ``YYYY-MM-DD``.
     """
-    from rag.text import parse_date
-
     filters: dict[str, Any] = {}
     if sources:
         filters["sources"] = list(sources)
     for key, value in (("date_from", date_from), ("date_to", date_to)):
-        value = (value or "").strip()
-        if not value:
-            continue
-        try:
-            day = parse_date(value)
-        except (ValueError, TypeError):
-            day = None
-        if day is None:
-            raise FilterError(f"Filter date {value!r} is not a date like 2014-11-11.")
-        filters[key] = day.isoformat()
+        day = _typed_date(value, "Filter date")
+        if day is not None:
+            filters[key] = day.isoformat()
     return filters or None
+
+
+def _typed_date(value: str | None, what: str) -> dt.date | None:
+    """A date typed as ``YYYY-MM-DD`` (None when blank); anything else is a ``FilterError``."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        day = parse_date(value)
+    except (ValueError, TypeError):
+        day = None
+    if day is None:
+        raise FilterError(f"{what} {value!r} is not a date like 2014-11-11.")
+    return day
+
+
+def today() -> str:
+    """Today's date, ``YYYY-MM-DD``: the as-of field's default."""
+    return dt.date.today().isoformat()
+
+
+def as_of_from(value: str | None) -> str | None:
+    """The chat's as-of field as ``YYYY-MM-DD`` (None when blank: today).
+
+    Raises:
+        FilterError: a value that is not a date.
+    """
+    day = _typed_date(value, "As of")
+    return day.isoformat() if day else None
+
+
+def check_inputs(as_of: str | None, sources: list[str] | None, date_from: str | None, date_to: str | None) -> str:
+    """What is wrong with the as-of date and the filters as typed, for the message under them.
+
+    Args:
+        as_of: the Chat tab's as-of field.
+        sources: the selected sources.
+        date_from: first publication day.
+        date_to: last publication day.
+
+    Returns:
+        HTML of one line per problem (""  when all is well): the question is not asked until then.
+    """
+    problems = []
+    for check in (lambda: as_of_from(as_of), lambda: filters_from(sources, date_from, date_to)):
+        try:
+            check()
+        except FilterError as err:
+            problems.append(f'<div class="error">{html.escape(str(err))} The question is not asked until it is.</div>')
+    return "".join(problems)
+
+
+def filters_line(sources: list[str] | None, date_from: str | None, date_to: str | None) -> str:
+    """The active filters in one line (``Filters: from CNN, published since 2014-11-01``).
+
+    Args:
+        sources, date_from, date_to: the filter controls.
+
+    Returns:
+        Markdown text; a bad date is said instead.
+    """
+    try:
+        return f"Filters: {describe_filters(filters_from(sources, date_from, date_to))}"
+    except FilterError as err:
+        return f"Filters: {err}"
 
 
 def display_name(where: str, names: dict[str, str]) -> str:
@@ -146,33 +235,54 @@ def display_name(where: str, names: dict[str, str]) -> str:
 # --- the chat -------------------------------------------------------------------------------------
 
 
-def submit(message: str, chat: list, session: dict) -> tuple[str, list, dict, bool | None]:
-    """Take the question from the box: show it with a "waiting" bubble and mark it pending.
+def submit(
+    message: str,
+    chat: list,
+    session: dict,
+    *,
+    waiting: bool = False,
+    as_of: str | None = None,
+    sources: list[str] | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> tuple[str, list, dict, bool | None]:
+    """Take the question from the box: show it with a "starting" bubble and mark it pending.
 
     Args:
         message: the text in the question box.
         chat: the Chatbot's messages.
         session: the session state (``new_session``).
+        waiting: another answer is being written (``AnswerLine.busy``): the bubble says it waits
+            in line, instead of "Starting…".
+        as_of, sources, date_from, date_to: the as-of field and the filters; when one is not
+            valid (``check_inputs``) the question is not asked.
 
     Returns:
         ``(box, chat, session, ready)``: the box emptied and the Ask button disabled, or, for a
-        blank question, everything as it was.
+        blank question or a bad date, everything as it was.
     """
     question = (message or "").strip()
-    if not question:
+    if not question or check_inputs(as_of, sources, date_from, date_to):
         return message, chat, session, None
     chat = list(chat or []) + [
         {"role": "user", "content": html.escape(question)},
-        {"role": "assistant", "content": QUEUED_HTML},
+        {"role": "assistant", "content": QUEUED_HTML if waiting else format_stage(None)},
     ]
     return "", chat, dict(session, pending=question), False
 
 
 def answer(
-    backend: Backend, chat: list, session: dict, sources: list[str] | None, date_from: str, date_to: str
+    backend: Backend,
+    chat: list,
+    session: dict,
+    sources: list[str] | None,
+    date_from: str,
+    date_to: str,
+    as_of: str | None = None,
 ) -> Iterator[tuple[list, str | None, dict, bool | None]]:
-    """Answer the pending question: the bubble grows as the text streams, then shows the verified
-    answer with linked ``[n]``, and the sources panel shows every answer's passages.
+    """Answer the pending question: the bubble shows each stage until text comes, grows as the
+    text streams, then shows the verified answer with linked ``[n]`` and the line saying what was
+    asked as of when over what; the sources panel shows every answer's passages.
 
     Args:
         backend: answers and articles (``ui.backend.Backend``).
@@ -181,6 +291,7 @@ def answer(
         sources: the Library's source filter.
         date_from: the Library's first publication day (blank: open).
         date_to: the Library's last publication day (blank: open).
+        as_of: the day the answer is as of, ``YYYY-MM-DD`` (blank: today).
 
     Yields:
         ``(chat, sources_html, session, ready)``; ``sources_html`` is None until the final answer.
@@ -194,13 +305,20 @@ def answer(
     final: Answer | None = None
     try:
         filters = filters_from(sources, date_from, date_to)
+        day = as_of_from(as_of)
         partial = ""
-        for item in backend.stream(question, list(session["history"]), filters):
+        for item in backend.stream(question, list(session["history"]), filters, day):
             if isinstance(item, Answer):
                 final = item
                 break
-            partial += item
-            chat[-1] = {"role": "assistant", "content": format_streaming(partial)}
+            if isinstance(item, Stage):
+                shown = format_streaming(partial, item) if partial else format_stage(item)
+            elif isinstance(item, str):
+                partial += item
+                shown = format_streaming(partial)
+            else:
+                continue
+            chat[-1] = {"role": "assistant", "content": shown}
             yield chat, None, session, None
     except Exception as err:  # the edge: one plain sentence in the chat, the details in the log
         _, line = describe_error(err, question)
@@ -231,7 +349,7 @@ def stopped(chat: list) -> tuple[list, bool]:
     chat = list(chat or [])
     if chat and chat[-1].get("role") == "assistant":
         text = message_text(chat[-1])
-        if 'class="queued"' in text:
+        if 'class="queued"' in text or text.startswith('<div class="stage"'):
             text = '<div class="note">Stopped before the answer began.</div>'
         elif "answer streaming" in text:
             text = text.replace("answer streaming", "answer stopped") + '<div class="note">Stopped.</div>'
@@ -264,7 +382,7 @@ def ask_api(backend: Backend, question: str) -> dict:
     """
     final: Answer | None = None
     try:
-        for item in backend.stream(question, [], None):
+        for item in backend.stream(question, [], None, None):
             if isinstance(item, Answer):
                 final = item
     except Exception as err:  # the edge: a structured error for the client, the details in the log
