@@ -10,6 +10,7 @@ Screenshots go to ``tests/artifacts/``. The answer backend is the local LLM (``l
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -247,3 +248,154 @@ def test_browser_sessions_show_queue_and_get_their_own_answers(tmp_path):
             assert pg.locator("#ask").is_enabled()
     finally:
         demo.close()
+
+
+# --- progress, as of, filters, refusals: the real answer path over an in-memory store -------------
+
+
+class RagBackend(FakeBackend):
+    """The chat's backend over ``rag``'s real ``Answerer`` (extractive) and an in-memory store of the
+    seed article and one from Reuters; each stage is held ``pause`` seconds so the page shows it."""
+
+    def __init__(self, index_dir: Path, pause: float = 0.6) -> None:
+        super().__init__()
+        from conftest import FakeEmbeddings, answer_params, retrieval_params
+        from fake_store import FakeStore, seed_article
+        from rag.chain import Answerer
+        from rag.retrieval import HybridRetriever
+        from test_chain import PUTIN
+
+        self.articles = {a.id: a for a in (seed_article(), PUTIN)}
+        store = FakeStore(list(self.articles.values()), FakeEmbeddings())
+        self.answerer = Answerer(HybridRetriever(store, retrieval_params(), index_dir=index_dir), None, answer_params())
+        self.pause = pause
+
+    def stream(self, question, history, filters, as_of=None):
+        import time
+
+        from rag.types import Stage
+
+        for item in self.answerer.stream(question, history=history or None, filters=filters, as_of=as_of):
+            yield item
+            if isinstance(item, Stage):
+                time.sleep(self.pause)
+
+    def get_article(self, article_id):
+        return self.articles.get(article_id)
+
+
+@pytest.fixture(scope="module")
+def rag_chat(tmp_path_factory):
+    """The chat app in this process, answering with ``RagBackend``; yields its address."""
+    from ui.app import build_app, launch_options
+
+    folder = tmp_path_factory.mktemp("rag-chat")
+    demo = build_app(RagBackend(folder / "bm25"), store_dir=folder / "store")
+    demo.queue(default_concurrency_limit=4)
+    port = free_port()
+    demo.launch(**launch_options(host="127.0.0.1", port=port, max_upload_mb=1), prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@contextmanager
+def chat_page(url: str):
+    """A fresh page of the chat, loaded, with what each answer bubble showed recorded in order
+    (``window.shown``: its text each time it changed)."""
+    with chromium() as browser:
+        pg = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+        pg.goto(url)
+        pg.wait_for_selector("#question textarea", timeout=60_000)
+        pg.evaluate("""() => { window.shown = [];
+            new MutationObserver(() => {
+                const bubbles = document.querySelectorAll('#chat .message');
+                const text = bubbles.length ? bubbles[bubbles.length - 1].innerText.trim() : '';
+                if (text && window.shown[window.shown.length - 1] !== text) window.shown.push(text);
+            }).observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true}); }""")
+        yield pg
+
+
+def answers_shown(pg) -> int:
+    return pg.evaluate("() => document.querySelectorAll('#chat .answer:not(.streaming), #chat .refusal').length")
+
+
+def ask_and_wait(pg, question: str) -> None:
+    n = answers_shown(pg)
+    pg.locator("#question textarea").fill(question)
+    pg.locator("#ask").click()
+    pg.wait_for_function(
+        "n => document.querySelectorAll('#chat .answer:not(.streaming), #chat .refusal').length > n", arg=n, timeout=30_000
+    )
+
+
+def type_into(pg, selector: str, text: str) -> None:
+    box = pg.locator(f"{selector} input, {selector} textarea").first
+    box.fill("")
+    box.press_sequentially(text)
+
+
+@pytest.mark.slow
+def test_browser_the_stage_shows_before_the_answer_and_never_waiting_alone(rag_chat):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with chat_page(rag_chat) as pg:
+        pg.locator("#question textarea").fill("What did Rhodes say about Ukraine?")
+        pg.locator("#ask").click()
+        pg.wait_for_selector("#chat .stage:has-text('Reading')", timeout=10_000)
+        assert "Obama, Putin discuss Syria, Iran and Ukraine" in pg.locator("#chat .stage").last.inner_text()
+        pg.screenshot(path=str(ARTIFACTS / "chat-stage.png"), full_page=False)
+        pg.wait_for_selector("#chat .answer:not(.streaming)", timeout=30_000)
+        shown = pg.evaluate("window.shown")
+        first_text = next(i for i, s in enumerate(shown) if "complete violation" in s)
+        stages = [s.splitlines()[0] for s in shown[:first_text] if s.splitlines()[0].endswith("…")]
+        assert list(dict.fromkeys(stages)) == [  # in order, each before the first text
+            "Starting…", "Searching the articles…", "Reading 2 articles…", "Writing the answer…",
+        ], shown
+        assert not any("Waiting in line" in s for s in shown), shown  # nobody else was answering
+
+
+@pytest.mark.slow
+def test_browser_the_line_under_an_answer_says_what_was_read_and_as_of_when(rag_chat):
+    with chat_page(rag_chat) as pg:
+        assert pg.locator("#as-of input, #as-of textarea").first.input_value() == dt.date.today().isoformat()
+        type_into(pg, "#as-of", "2014-11-12")
+        ask_and_wait(pg, "What did Rhodes say about Ukraine?")
+        ask_and_wait(pg, "And what did Putin say?")
+        asked = pg.locator("#chat .asked").last.inner_text()
+        assert asked.startswith("read as “And what did Putin say? (Ukraine)” · as of 2014-11-12 · articles of "), asked
+        assert asked.endswith(" · no filters")
+        pg.screenshot(path=str(ARTIFACTS / "chat-asked.png"), full_page=False)
+
+
+@pytest.mark.slow
+def test_browser_a_filtered_refusal_names_its_filter(rag_chat):
+    with chat_page(rag_chat) as pg:
+        pg.locator("#chat-filters").get_by_text("Filters (also on the Library tab)").click()
+        type_into(pg, "#chat-date-from", "2020-01-01")
+        pg.wait_for_function(
+            "() => /Filters: published since 2020-01-01/.test(document.querySelector('#active-filters').innerText)",
+            timeout=5_000,
+        )
+        ask_and_wait(pg, "What did Rhodes say about Ukraine?")
+        why = pg.locator("#chat .refusal .refusal-why").last.inner_text()
+        assert why == "No article published since 2020-01-01 matches the question; without that filter the library has some that do."
+        pg.screenshot(path=str(ARTIFACTS / "chat-filtered-refusal.png"), full_page=False)
+        pg.get_by_role("tab", name="Library").click()  # the same filter, on the Library tab
+        assert pg.locator("#date-from input, #date-from textarea").first.input_value() == "2020-01-01"
+
+
+@pytest.mark.slow
+def test_browser_a_bad_as_of_date_is_said_at_once_and_not_asked(rag_chat):
+    with chat_page(rag_chat) as pg:
+        type_into(pg, "#as-of", "2014-13-45")
+        pg.wait_for_selector("#ask-notice .error", timeout=5_000)
+        assert "As of '2014-13-45' is not a date like 2014-11-11." in pg.locator("#ask-notice").inner_text()
+        pg.locator("#question textarea").fill("What did Rhodes say about Ukraine?")
+        pg.locator("#ask").click()
+        pg.wait_for_timeout(1_500)
+        assert pg.locator("#chat .message").count() == 0  # nothing was asked
+        assert pg.locator("#question textarea").input_value() == "What did Rhodes say about Ukraine?"
+        pg.screenshot(path=str(ARTIFACTS / "chat-bad-date.png"), full_page=False)
+        type_into(pg, "#as-of", "2014-11-12")
+        pg.wait_for_function("() => !document.querySelector('#ask-notice .error')", timeout=5_000)

@@ -41,6 +41,7 @@ def asset(name: str) -> str:
 
 
 CSS = asset("chat.css")
+TODAY_JS = "() => new Date().toLocaleDateString('sv-SE')"  # the local date as YYYY-MM-DD
 HEAD = asset("head.html")  # clicking [n] scrolls the sources panel to that entry and makes it flash
 
 
@@ -185,7 +186,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         for side, other in ((chat_side, library_side), (library_side, chat_side)):
             for control in [as_of, *side] if side is chat_side else side:
                 control.input(typed, [as_of, *side], [notice, active_filters, library_filters, *other],
-                              queue=False, api_visibility="private")
+                              queue=False, trigger_mode="always_last", api_visibility="private")
         ask_inputs = [chat, session, as_of, *chat_side]
         ask_outputs = [chat, sources_panel, session, send]
         events = []
@@ -209,7 +210,8 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         for trigger in (refresh.click, demo.load):
             trigger(stats_and_sources, None, [stats_md, source_filter, chat_sources], api_visibility="private",
                     ).then(library, None, [library_table], api_visibility="private")
-        demo.load(handlers.today, None, [as_of], queue=False, api_visibility="private")  # today, not the start day
+        # today in the reader's browser (not the day the server started), set as the page loads
+        demo.load(None, None, [as_of], js=TODAY_JS, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)
     return demo
 
