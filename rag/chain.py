@@ -271,7 +271,7 @@ class Answerer:
         """Grounding: the draft's supported claims, each cited by a verbatim quote."""
         return verify(
             draft, passages, self.params.support_threshold, query, instruction_sentences(retrieval.chunks),
-            retrieval.chunks,
+            retrieval.chunks + retrieval.articles,
         )
 
     # --- public ------------------------------------------------------------------------------------

@@ -400,8 +400,9 @@ def verify(
             necessarily in the quote).
         instructions: the instruction sentences of the retrieved articles (default: those of the
             passages' chunks, see ``instruction_sentences``).
-        retrieved: every retrieved chunk: what they hold of an article counts as the article when
-            a claim's subject is looked for (default: the passages' chunks).
+        retrieved: the chunks known of the retrieved articles (``Retrieval.articles``: every
+            chunk of each): together they are the article where a claim's subject is looked for
+            (default: the passages' chunks).
 
     Returns:
         A ``Verified`` (empty text when no claim survived).

@@ -153,6 +153,9 @@ class Retrieval:
     quoting: list[Chunk] = field(default_factory=list)
     """For a question about what someone said: the other chunks of the retrieved articles that
     quote that person (a quotation on the topic may sit in a paragraph the search did not rank)."""
+    articles: list[Chunk] = field(default_factory=list)
+    """Every chunk of the retrieved articles, in text order: the whole article, where grounding
+    looks for what a claim is about."""
 
 
 def question_overlap(question: str, chunk: Chunk) -> float:
@@ -306,8 +309,9 @@ class HybridRetriever:
         chunks = found.top(k)
         cosine = {chunk.id: score for chunk, score in dense}
         relevance, signals = relevance_of(query, [(c, cosine.get(c.id, float("nan"))) for c in chunks])
+        articles = [c for a in dict.fromkeys(c.article_id for c in chunks) for c in self.lexical().of_article(a)]
         quoting = self.quoting(chunks, names)
-        return Retrieval(chunks=chunks, relevance=relevance, signals=signals, quoting=quoting)
+        return Retrieval(chunks=chunks, relevance=relevance, signals=signals, quoting=quoting, articles=articles)
 
     def quoting(self, chunks: list[Chunk], names: list[str]) -> list[Chunk]:
         """The chunks of ``chunks``' articles, not among them, whose quotations one of ``names`` speaks.

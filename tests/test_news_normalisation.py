@@ -89,3 +89,28 @@ def test_an_acronym_is_not_the_same_word_in_lower_case():
     # "US" is a country, "us" a pronoun: a passage saying "told us" does not name the United States
     assert unsupported_names("The US will host it.", "The organisers told us it would be hosted.") == {"us"}
     assert unsupported_names("NATO will meet.", "Nato allies will meet in Madrid.") == set()
+
+
+def test_the_subject_is_looked_for_in_the_whole_article_not_only_the_retrieved_paragraph(fake_embeddings, tmp_path):
+    from conftest import answer_params, retrieval_params
+    from fake_store import FakeStore
+    from langchain_core.language_models import FakeListChatModel
+
+    from rag.chain import Answerer
+    from rag.retrieval import HybridRetriever
+    from rag.types import Article
+
+    text = (
+        "The U.S. network faced a lawsuit from a voting machine maker over its election coverage.\n"
+        "On Tuesday the network agreed to pay 787 million dollars to settle the defamation case.\n"
+    )
+    article = Article(id="f", title="Network settles", text=text, published="2023-04-19")
+    store = FakeStore([article], fake_embeddings, per_chunk=1)
+    retriever = HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25")
+    model = FakeListChatModel(responses=["The network agreed to pay 787 million dollars in the US [1]."])
+    answerer = Answerer(retriever, model, answer_params(top_k=1, min_relevance=0.0))
+    question = "How much did the network agree to pay to settle the defamation case in the US?"
+    retrieval = retriever.retrieve(question, 1)
+    assert "U.S." not in retrieval.chunks[0].text and "787" in retrieval.chunks[0].text
+    answer = answerer.ask(question)
+    assert answer.answerable and "787 million" in answer.answer
