@@ -29,6 +29,7 @@ from rag.text import (
     initials,
     joined_words,
     markers,
+    parse_date,
     PLACE_NAMES,
     place_names,
     same_place_word,
@@ -253,8 +254,19 @@ class Verified:
     """For each claim of ``dropped``, in order, the rule that dropped it (``DROP_RULES``)."""
 
 
+def _dateline(chunk: Chunk) -> str:
+    """The article's publication date written out ("Published 14 May 2023"), so the year or month
+    a question names is found in an article that never writes it in its text."""
+    try:
+        day = parse_date(chunk.published)
+    except ValueError:
+        day = None
+    return f"Published {day.day} {day.strftime('%B')} {day.year}" if day else ""
+
+
 def article_texts(chunks: list[Chunk]) -> dict[str, str]:
-    """What is known of each article from ``chunks``: its title and the text of its chunks, in order.
+    """What is known of each article from ``chunks``: its title, its date and the text of its
+    chunks, in order.
 
     Args:
         chunks: retrieved chunks (any order, repeats allowed).
@@ -265,10 +277,11 @@ def article_texts(chunks: list[Chunk]) -> dict[str, str]:
     by_article: dict[str, dict[int, Chunk]] = {}
     for c in chunks:
         by_article.setdefault(c.article_id, {})[c.start] = c
-    return {
-        a: "\n".join([shown_title(next(iter(cs.values())))] + [cs[k].text for k in sorted(cs)])
-        for a, cs in by_article.items()
-    }
+    out = {}
+    for a, cs in by_article.items():
+        first = next(iter(cs.values()))
+        out[a] = "\n".join([shown_title(first), _dateline(first)] + [cs[k].text for k in sorted(cs)])
+    return out
 
 
 def best_quote(

@@ -114,3 +114,20 @@ def test_the_subject_is_looked_for_in_the_whole_article_not_only_the_retrieved_p
     assert "U.S." not in retrieval.chunks[0].text and "787" in retrieval.chunks[0].text
     answer = answerer.ask(question)
     assert answer.answerable and "787 million" in answer.answer
+
+
+def test_a_year_the_question_names_is_found_in_the_articles_date():
+    from rag.grounding import article_texts
+    from rag.types import Chunk
+
+    text = "Swedish singer Loreen won the song contest with her ballad on Saturday."
+    chunk = Chunk(id="c", article_id="e", text=text, start=0, end=len(text), position=0,
+                  title="Loreen wins the song contest", published="2023-05-14")
+    known = article_texts([chunk])["e"]
+    question = "Which country won the song contest in 2023?"
+    claim = "Sweden won the song contest in 2023."
+    assert unsupported_names(claim, f"{chunk.title}\n{text}", question, known) == set()
+    # the year is the subject's, not the answer: an answer's own figure still has to be in the text
+    assert unsupported_names("Sweden won it in 2022.", f"{chunk.title}\n{text}", question, known) == {"2022"}
+    older = chunk.model_copy(update={"published": "2019-05-18"})
+    assert unsupported_names(claim, f"{chunk.title}\n{text}", question, article_texts([older])["e"]) == {"2023"}
