@@ -374,8 +374,8 @@ def test_browser_a_filtered_refusal_names_its_filter(rag_chat):
         pg.locator("#chat-filters").get_by_text("Filters (also on the Library tab)").click()
         type_into(pg, "#chat-date-from", "2020-01-01")
         pg.wait_for_function(
-            "() => /Filters: published since 2020-01-01/.test(document.querySelector('#active-filters').innerText)",
-            timeout=5_000,
+            "() => /Filters: published since 2020-01-01/.test((document.querySelector('#active-filters') || {}).innerText)",
+            timeout=10_000,
         )
         ask_and_wait(pg, "What did Rhodes say about Ukraine?")
         why = pg.locator("#chat .refusal .refusal-why").last.inner_text()
@@ -390,7 +390,7 @@ def test_browser_a_bad_as_of_date_is_said_at_once_and_not_asked(rag_chat):
     with chat_page(rag_chat) as pg:
         type_into(pg, "#as-of", "2014-13-45")
         pg.wait_for_function(  # the check of the last keystroke (each keystroke is checked as typed)
-            """() => document.querySelector('#ask-notice').innerText
+            """() => ((document.querySelector('#ask-notice') || {}).innerText || '')
                 .includes("As of '2014-13-45' is not a date like 2014-11-11.")""", timeout=10_000,
         )
         pg.locator("#question textarea").fill("What did Rhodes say about Ukraine?")
@@ -400,4 +400,4 @@ def test_browser_a_bad_as_of_date_is_said_at_once_and_not_asked(rag_chat):
         assert pg.locator("#question textarea").input_value() == "What did Rhodes say about Ukraine?"
         pg.screenshot(path=str(ARTIFACTS / "chat-bad-date.png"), full_page=False)
         type_into(pg, "#as-of", "2014-11-12")
-        pg.wait_for_function("() => !document.querySelector('#ask-notice .error')", timeout=5_000)
+        pg.wait_for_function("() => !document.querySelector('#ask-notice .error')", timeout=10_000)
