@@ -284,6 +284,23 @@ def article_texts(chunks: list[Chunk]) -> dict[str, str]:
     return out
 
 
+def about(topic: str, text: str, threshold: float) -> bool:
+    """Whether ``text`` is about ``topic`` (a question): it holds at least ``threshold`` of the
+    question's content words. The words a claim repeats from the question count too: "India
+    celebrated Independence Day this week" is about "Which major holiday did India celebrate this
+    week?" where the passage names India and its celebrations, holiday or not."""
+    asked = set(content_words(topic))
+    return not asked or len(asked & set(content_words(text))) / len(asked) >= threshold
+
+
+def without_header_dates(answer: str, passages: list[Passage]) -> str:
+    """``answer`` without the passage headers' dates it copied ("Thor: Love and Thunder
+    (2022-07-10) is ..."): the date is the prompt's format, not a claim of the article."""
+    for date in {p.chunk.published for p in passages if p.chunk.published}:
+        answer = re.sub(rf"\s*\(\s*{re.escape(date)}\s*\)", "", answer)
+    return answer
+
+
 def best_quote(
     claim: str, passage: Passage, question: str, topic: str, threshold: float, article: str = ""
 ) -> tuple[float, tuple[int, int] | None]:
@@ -293,7 +310,7 @@ def best_quote(
     passage whose paragraph (chunk) lacks a name or figure of the claim, or whose ``article`` (what
     is known of it) lacks the claim's subject (see ``unsupported_names``) supports nothing,
     and with a ``topic`` (the question, for a bare answer) neither does a passage that holds less
-    than ``threshold`` of the topic's other content words. A sentence (or title) that instructs
+    than ``threshold`` of the topic's content words (``about``). A sentence (or title) that instructs
     the assistant or the reader supports nothing.
 
     A pair only wins when it supports the claim strictly better than its best single sentence.
@@ -303,10 +320,8 @@ def best_quote(
     shown = f"{title}\n{passage.text}"
     if unsupported_names(claim, f"{title}\n{passage.chunk.text}", question, article):
         return best, span
-    if topic:
-        asked = set(content_words(topic)) - set(content_words(claim))
-        if asked and len(asked & set(content_words(shown))) / len(asked) < threshold:
-            return best, span
+    if topic and not about(topic, shown, threshold):
+        return best, span
     for cand in passage.candidates():
         quote = passage.chunk.text[cand[0] : cand[1]]
         if any(is_instruction(quote[s:e]) for s, e in sentence_spans(quote)):
@@ -364,10 +379,8 @@ def drop_rule(
         article = (known or {}).get(passage.chunk.article_id, "")
         if unsupported_names(claim, f"{title}\n{passage.chunk.text}", question, article):
             rules.add("names_not_in_passage")
-        if topic:
-            asked = set(content_words(topic)) - set(content_words(claim))
-            if asked and len(asked & set(content_words(shown))) / len(asked) < threshold:
-                rules.add("not_about_question")
+        if topic and not about(topic, shown, threshold):
+            rules.add("not_about_question")
         failed.append(rules)
     for rule in ("names_not_in_passage", "not_about_question"):
         if any(rules == {rule} for rules in failed):
@@ -430,7 +443,7 @@ def verify(
     dropped: list[str] = []
     instructed: list[str] = []
     reasons: list[str] = []
-    for claim, cited in claims(answer):
+    for claim, cited in claims(without_header_dates(answer, passages)):
         chosen: list[tuple[int, tuple[int, int]]] = []
         # a bare answer ("15 or 20 minutes") says nothing of what it answers: its passage must
         # also be about the question, so a figure from a passage on something else does not pass

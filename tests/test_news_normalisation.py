@@ -131,3 +131,33 @@ def test_a_year_the_question_names_is_found_in_the_articles_date():
     assert unsupported_names("Sweden won it in 2022.", f"{chunk.title}\n{text}", question, known) == {"2022"}
     older = chunk.model_copy(update={"published": "2019-05-18"})
     assert unsupported_names(claim, f"{chunk.title}\n{text}", question, article_texts([older])["e"]) == {"2023"}
+
+
+def _passages_of(title: str, text: str, published: str, question: str):
+    from rag.types import Chunk
+
+    chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), position=0, title=title,
+                  published=published)
+    return make_passages(question, [chunk], max_chars=0)
+
+
+def test_a_date_copied_from_the_passage_header_is_not_a_claim():
+    question = "Which movie is at the top of the box office this week?"
+    passages = _passages_of("Box office weekend", "Thor: Love and Thunder took the top spot at the box office.",
+                            "2022-07-10", question)
+    kept = verify("Thor: Love and Thunder (2022-07-10) is at the top of the box office [1].", passages,
+                  THRESHOLD, question)
+    assert kept.citations and "2022-07-10" not in kept.text and kept.text.startswith("Thor: Love and Thunder is")
+    # a date the claim asserts that the article does not hold is still dropped
+    assert not verify("Thor: Love and Thunder opened on 2021-05-01 [1].", passages, THRESHOLD, question).citations
+
+
+def test_a_short_claim_that_repeats_the_question_is_about_it_where_the_passage_is():
+    question = "Which major holiday did India celebrate this week?"
+    passages = _passages_of("India at 75", "India celebrated its Independence Day with parades across the country.",
+                            "2022-08-15", question)
+    kept = verify("India celebrated Independence Day this week [1].", passages, THRESHOLD, question)
+    assert kept.citations and "Independence Day" in kept.text
+    # a bare figure from a passage about something else is still dropped
+    other = _passages_of("Weather", "Temperatures reached 41 degrees on Monday.", "2022-08-15", question)
+    assert not verify("41 [1].", other, THRESHOLD, question).citations
