@@ -1,4 +1,5 @@
-"""``newsrag ingest PATH...``: load, chunk, embed and store articles, then print a summary."""
+"""``newsrag ingest PATH...``: load, chunk, embed and store articles, then print a summary;
+``newsrag remove ID...``: take articles out of the store."""
 
 from __future__ import annotations
 
@@ -20,9 +21,19 @@ def _print_event(event: IngestEvent) -> None:
         tqdm.write(event.message, file=sys.stderr)
 
 
+def _no_wait_option() -> bool:
+    return typer.Option(
+        False, "--no-wait", help="When another ingest is writing to the store, exit 1 at once instead of waiting."
+    )
+
+
+def _store_option() -> Optional[Path]:
+    return typer.Option(None, "--store", help="Store folder (default: NEWSRAG_STORE or .newsrag).")
+
+
 def ingest_command(
     paths: list[Path] = typer.Argument(..., help=f"Files and folders ({' '.join(sorted(SUPPORTED_SUFFIXES))})."),
-    store: Optional[Path] = typer.Option(None, "--store", help="Store folder (default: NEWSRAG_STORE or .newsrag)."),
+    store: Optional[Path] = _store_option(),
     chunk_size: Optional[int] = typer.Option(
         None, "--chunk-size", help="Target chunk size in characters (default: NEWSRAG_CHUNK_SIZE)."
     ),
@@ -32,9 +43,7 @@ def ingest_command(
     max_file_mb: Optional[float] = typer.Option(
         None, "--max-file-mb", help="Refuse files larger than this many MB."
     ),
-    no_wait: bool = typer.Option(
-        False, "--no-wait", help="When another ingest is writing to the store, exit 1 at once instead of waiting."
-    ),
+    no_wait: bool = _no_wait_option(),
     ids_from_path: bool = typer.Option(
         False, "--ids-from-path",
         help="Name articles that carry no id by their path relative to this folder (a/news.txt -> a/news), "
@@ -72,10 +81,34 @@ def ingest_command(
         raise typer.Exit(1)
 
 
+def remove_command(
+    ids: list[str] = typer.Argument(..., help="Ids of the articles to remove (as `newsrag articles` lists them)."),
+    store: Optional[Path] = _store_option(),
+    no_wait: bool = _no_wait_option(),
+) -> None:
+    """Remove articles and all their chunks; exit 0 when all were removed, 1 when some id is unknown."""
+    from rag.cli import settings_or_exit
+    from rag.removal import remove
+
+    settings = settings_or_exit(store=store)
+    try:
+        removal = remove(ids, settings, wait=not no_wait, on_wait=lambda m: typer.echo(m, err=True))
+    except NewsragError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    for aid in removal.unknown:
+        typer.echo(f"error: no article {aid!r} in the store at {removal.location}; nothing removed for it", err=True)
+    typer.echo(removal.summary() + (f": {', '.join(removal.removed)}" if removal.removed else ""))
+    if removal.unknown:
+        typer.echo(f"{len(removal.unknown)} unknown (named above); the others were removed.", err=True)
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``ingest`` command to the ``newsrag`` app.
+    """Add the ``ingest`` and ``remove`` commands to the ``newsrag`` app.
 
     Args:
         app: the typer application.
     """
     app.command("ingest")(ingest_command)
+    app.command("remove")(remove_command)

@@ -1,4 +1,5 @@
-"""newsrag's answer side: ``rag.ask`` and ``rag.stream`` (loaded lazily: importing ``rag`` is cheap)."""
+"""newsrag's answer side: ``rag.ask`` and ``rag.stream``, and ``rag.remove`` to take articles out
+of the store (loaded lazily: importing ``rag`` is cheap)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from rag.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
-__all__ = ["ask", "stream", "get_answerer", "Answerer"]
+__all__ = ["ask", "stream", "get_answerer", "Answerer", "remove"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +17,10 @@ def __getattr__(name: str) -> Any:
         from rag import pipeline
 
         return getattr(pipeline, name)
+    if name == "remove":
+        from rag.removal import remove
+
+        return remove
     if name == "Answerer":
         from rag.chain import Answerer
 

@@ -115,6 +115,21 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """What ``Store.remove_articles`` did."""
+
+    removed: list[str]  # ids removed, in the order asked
+    unknown: list[str]  # ids asked for that the store does not hold
+    chunks_removed: int
+    location: str = ""  # the store's folder or server
+
+    def summary(self) -> str:
+        """One line: ``removed 2 articles (14 chunks)``."""
+        n = len(self.removed)
+        return f"removed {n} article{'' if n == 1 else 's'} ({self.chunks_removed} chunks)"
+
+
+@dataclass(frozen=True)
 class ArticleSummary:
     """One stored article as the library lists it (no text)."""
 
@@ -203,6 +218,20 @@ def _article_metadata(article: Article, n_chunks: int, fingerprint: str | None, 
         "n_chunks": n_chunks,
         "ingested_at": now,
     }
+
+
+def _article_from(article_id: str, text: str | None, meta: dict[str, Any] | None) -> Article:
+    meta = meta or {}
+    return Article(
+        id=article_id,
+        title=meta.get("title") or "",
+        text=text or "",
+        url=_none_if_empty(meta.get("url")),
+        published=_none_if_empty(meta.get("published")),
+        authors=[a for a in (meta.get("authors") or "").split("; ") if a],
+        source=_none_if_empty(meta.get("source")),
+        path=_none_if_empty(meta.get("path")),
+    )
 
 
 def _chunk_from(cid: str, text: str, meta: dict[str, Any], score: float | None = None) -> Chunk:
@@ -627,6 +656,58 @@ class Store:
             raise StoreError(f"cannot write articles to the store at {self.location}: {err}") from err
         return [len({c.id for c in cs} - old[a.id]) for a, cs, _, _ in items]
 
+    def remove_articles(
+        self, article_ids: Sequence[str], *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+    ) -> Removal:
+        """Delete articles: each one's record and all of its chunks, under the write lock.
+
+        The revision changes, so the BM25 index and readers in other processes follow. An id with
+        chunks but no record (an ingest interrupted before its record was written) counts as
+        stored: its chunks are deleted too.
+
+        Args:
+            article_ids: the ids to remove (repeats ignored).
+            wait: when another writer holds the store, wait for it (True) or raise ``StoreBusy``.
+            on_wait: called once with a message when this call has to wait.
+
+        Returns:
+            A ``Removal``: the ids removed, those the store does not hold, chunks deleted.
+
+        Raises:
+            StoreBusy: another writer holds the store and ``wait`` is False.
+            StoreError: the store could not be written.
+        """
+        asked = list(dict.fromkeys(article_ids))
+        with self.writing(wait=wait, on_wait=on_wait):
+            try:
+                known: set[str] = set()
+                chunk_ids: list[str] = []
+                for part in _slices(len(asked), 500):
+                    known.update(self._articles.get(ids=asked[part], include=[])["ids"])
+                    got = self._chunks.get(where={"article_id": {"$in": asked[part]}}, include=["metadatas"])
+                    chunk_ids += got["ids"]
+                    known.update(m["article_id"] for m in got["metadatas"] if m)
+                removed = [aid for aid in asked if aid in known]
+                if removed:
+                    self._touch()
+                    for part in _slices(len(removed), self.max_batch):  # records first: no longer "stored"
+                        self._articles.delete(ids=removed[part])
+                    for part in _slices(len(chunk_ids), self.max_batch):
+                        self._chunks.delete(ids=chunk_ids[part])
+                    self._touch()
+            except Exception as err:
+                raise StoreError(f"cannot remove articles from the store at {self.location}: {err}") from err
+        return Removal(removed=removed, unknown=[aid for aid in asked if aid not in known],
+                       chunks_removed=len(chunk_ids), location=self.location)
+
+    def articles(self, article_ids: Sequence[str]) -> Iterator[Article]:
+        """The stored articles of these ids (unknown ids skipped), read a few hundred at a time."""
+        ids = list(article_ids)
+        for part in _slices(len(ids), 200):
+            got = self._articles.get(ids=ids[part], include=["documents", "metadatas"])
+            for aid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield _article_from(aid, doc, meta)
+
     def vectors_for(self, chunks: Sequence[Chunk]) -> list[list[float]]:
         """Vectors for chunks: stored ones reused, the rest embedded in one call.
 
@@ -740,21 +821,7 @@ class Store:
 
     def get_article(self, article_id: str) -> Article | None:
         """The full stored article (text kept so quotes can be shown in context)."""
-        got = self._articles.get(ids=[article_id], include=["documents", "metadatas"])
-        if not got["ids"]:
-            return None
-        meta = got["metadatas"][0] or {}
-        authors = [a for a in (meta.get("authors") or "").split("; ") if a]
-        return Article(
-            id=article_id,
-            title=meta.get("title") or "",
-            text=got["documents"][0] or "",
-            url=_none_if_empty(meta.get("url")),
-            published=_none_if_empty(meta.get("published")),
-            authors=authors,
-            source=_none_if_empty(meta.get("source")),
-            path=_none_if_empty(meta.get("path")),
-        )
+        return next(self.articles([article_id]), None)
 
     def dense_search(
         self, query: str, k: int, filters: Filters | None = None
