@@ -14,8 +14,8 @@ from ingest.report import IngestEvent
 from rag.errors import NewsragError
 
 
-def _print_event(event: IngestEvent) -> None:
-    if event.kind in ("problem", "waiting"):
+def _print_event(event: IngestEvent, verbose: bool = False) -> None:
+    if event.kind in ("problem", "waiting") or (verbose and event.status == "near_duplicate"):
         from tqdm import tqdm
 
         tqdm.write(event.message, file=sys.stderr)
@@ -50,6 +50,9 @@ def ingest_command(
         "so files with the same name in different folders stay apart.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Name each near-duplicate and the stored article it matched."
+    ),
 ) -> None:
     """Ingest articles into the store; exit 0 when all went in, 1 when some failed."""
     from ingest.pipeline import ingest_paths
@@ -68,7 +71,7 @@ def ingest_command(
             chunk_overlap=settings.chunk_overlap,
             max_bytes=int(settings.max_file_mb * 1024 * 1024),
             progress=not quiet,
-            on_event=_print_event,
+            on_event=lambda event: _print_event(event, verbose),
             wait=not no_wait,
             ids_from_path=ids_from_path,
         )

@@ -2,6 +2,13 @@
 
 Unchanged articles are recognised by a fingerprint before anything is embedded, and chunks
 already in the store keep their vectors, so re-ingesting the same files embeds nothing.
+
+An article with the same text as a stored one is a duplicate; one with nearly the same text
+(``ingest.near_duplicates``) is a near-duplicate. Either way the story is stored once and the other
+copy's origin (id, file, address, publisher) is recorded on it as "also in". Of two near-duplicates
+the primary is the copy with more of a publication date and an address (the first one on a tie):
+when the new copy has more, it replaces the stored one as a whole (text, id and metadata, so quotes
+and offsets stay those of one copy), and the stored one becomes "also in".
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from ingest.chunking import TokenCounter, chunk_article
 from ingest.loaders import (
     DEFAULT_MAX_BYTES, JSONL_SUFFIXES, Loaded, iter_files, load_file, load_paths, read_bounded,
 )
+from ingest.near_duplicates import NearDuplicateIndex, article_key, index_folder
 from ingest.problems import Problem
 from ingest.report import ArticleStatus, IngestEvent, IngestReport
-from rag.store import Store, StoredArticle, resolved_path
+from rag.store import Origin, Store, StoredArticle, resolved_path
 from rag.types import Article, Chunk, content_hash
 
 __all__ = [
@@ -114,6 +122,11 @@ def _estimate_total(paths: Iterable[str | os.PathLike[str]], max_bytes: int) -> 
     return total
 
 
+def _rank(published: str | None, url: str | None) -> int:
+    """How well a copy is dated and linked: the primary of near-duplicates has the most."""
+    return int(bool(published)) + int(bool(url))
+
+
 @dataclass
 class _Pending:
     article: Article
@@ -121,6 +134,8 @@ class _Pending:
     status: ArticleStatus
     fingerprint: str
     vectors: dict[str, list[float]] = field(default_factory=dict)
+    also_in: list[Origin] = field(default_factory=list)  # other copies, recorded on it when stored
+    note: str = ""  # the line its 'article' event carries ("" for the default)
 
     @property
     def missing(self) -> list[Chunk]:
@@ -147,6 +162,8 @@ class _Run:
         self.ids_seen: dict[str, str] = {}  # article id -> text hash, within this run
         self.hashes_seen: dict[str, str] = {}  # text hash -> article id, within this run
         self.done = 0
+        self.near: NearDuplicateIndex | None = None  # built on the first article that needs it
+        self.also_in_stored: dict[str, list[Origin]] = {}  # copies of stored articles, written at flush
         self.bar = None
         if progress:
             from tqdm import tqdm
@@ -221,18 +238,91 @@ class _Run:
         other = self.hashes_seen.get(h) or self.store.find_by_text_hash(h)
         if other is not None and other != article.id:
             self.report.duplicates.append((article.id, other))
+            self.note_copy(other, article)
             self.finish_article(article, "duplicate", f"duplicate: {article.id} has the same text as {other}")
             return
-        self.hashes_seen[h] = article.id
         status: ArticleStatus = "updated" if stored is not None else "added"
+        minhash = self.index().signature_of(article)
+        kept = self.near_duplicate(article, status, minhash)
+        if kept is None:
+            return
+        status, also_in, note = kept
+        self.hashes_seen[h] = article.id
+        self.index().add(article.id, article_key(article.title, h), minhash)
         chunks = chunk_article(article, self.chunk_size, self.chunk_overlap, self.count, self.budget)
-        item = _Pending(article, chunks, status, fp, self.store.existing_vectors([c.id for c in chunks]))
+        item = _Pending(article, chunks, status, fp, self.store.existing_vectors([c.id for c in chunks]),
+                        also_in, note)
         self.pending.append(item)
         self.pending_missing += len(item.missing)
         if self.pending_missing >= self.batch_chunks:
             self.flush()
 
+    def index(self) -> NearDuplicateIndex:
+        """The near-duplicate index of the store (loaded or brought up to date on first use)."""
+        if self.near is None:
+            self.near = NearDuplicateIndex.for_store(self.store, index_folder(self.store))
+        return self.near
+
+    def pending_item(self, article_id: str) -> _Pending | None:
+        return next((p for p in self.pending if p.article.id == article_id), None)
+
+    def note_copy(self, kept_id: str, article: Article) -> None:
+        """Record ``article``'s origin as "also in" on the copy kept (pending, or stored: at flush)."""
+        item = self.pending_item(kept_id)
+        copies = item.also_in if item is not None else self.also_in_stored.setdefault(kept_id, [])
+        copies.append(Origin.of(article))
+
+    def near_duplicate(
+        self, article: Article, status: ArticleStatus, minhash: object
+    ) -> tuple[ArticleStatus, list[Origin], str] | None:
+        """Handle ``article`` as a near-duplicate of an article stored or pending, if it is one.
+
+        Returns:
+            None when the copy already kept stays the primary (``article`` is recorded on it);
+            else the status, "also in" and note with which to store ``article``.
+        """
+        match = self.index().match(minhash, exclude=article.id)
+        if match is None:
+            return status, [], ""
+        kept_id, similarity = match
+        item = self.pending_item(kept_id)
+        stored = None if item is not None else self.store.stored_article(kept_id)
+        if item is not None:
+            kept, kept_also = Origin.of(item.article), item.also_in
+            kept_rank = _rank(item.article.published, item.article.url)
+        elif stored is not None and stored.origin is not None:
+            kept, kept_also = stored.origin, list(stored.also_in)
+            kept_rank = _rank(stored.published, stored.origin.url)
+        else:  # the index is ahead of the store (not expected): treat the article as new
+            return status, [], ""
+        where = Origin.of(article).label()
+        if _rank(article.published, article.url) <= kept_rank:
+            self.note_copy(kept_id, article)
+            self.report.near_duplicates.append((article.id, kept_id, similarity))
+            self.finish_article(article, "near_duplicate", f"near-duplicate: {article.id} ({where}) is "
+                                f"{kept_id} (similarity {similarity:.2f}); {kept_id} kept, this copy recorded as also in")
+            return None
+        # The new copy has more of a date and an address: it becomes the primary, in place of the kept one.
+        self.index().remove(kept_id)
+        for text_hash, aid in list(self.hashes_seen.items()):
+            if aid == kept_id:
+                self.hashes_seen[text_hash] = article.id
+        also_in = [kept, *kept_also, *self.also_in_stored.pop(kept_id, [])]
+        self.store.remove_articles([kept_id])  # its stored version, if any (also one this run updates)
+        note = (f"near-duplicate: {article.id} ({where}) is {kept_id} (similarity {similarity:.2f}); "
+                f"{article.id} kept (better dated or linked), {kept_id} recorded as also in")
+        self.report.near_duplicates.append((kept_id, article.id, similarity))
+        if item is None:
+            return "near_duplicate", also_in, note
+        self.pending.remove(item)
+        self.pending_missing -= len(item.missing)
+        self.finish_article(item.article, "near_duplicate", note)
+        return status, also_in, ""
+
     def flush(self) -> None:
+        if self.also_in_stored:
+            self.store.add_also_in(self.also_in_stored)
+            self.also_in_stored = {}
         if not self.pending:
             return
         missing = [c for item in self.pending for c in item.missing]
@@ -244,14 +334,20 @@ class _Run:
                 for c in item.missing:
                     item.vectors[c.id] = by_id[c.id]
         added = self.store.put_articles(
-            [(i.article, i.chunks, [i.vectors[c.id] for c in i.chunks], i.fingerprint) for i in self.pending]
+            [(i.article, i.chunks, [i.vectors[c.id] for c in i.chunks], i.fingerprint) for i in self.pending],
+            also_in={i.article.id: i.also_in for i in self.pending if i.also_in},
         )
         for item, n in zip(self.pending, added):
             self.report.chunks_added += n
-            self.finish_article(item.article, item.status)
+            self.finish_article(item.article, item.status, item.note)
         self.emit(kind="progress", message=f"{self.report.chunks_added} chunks written")
         self.pending = []
         self.pending_missing = 0
+
+    def save_index(self) -> None:
+        """Save the near-duplicate index, tagged with the store's revision (still under the write lock)."""
+        if self.near is not None:
+            self.near.try_save(index_folder(self.store), self.store.revision())
 
     def close(self) -> None:
         if self.bar is not None:
@@ -310,6 +406,7 @@ def ingest_articles(
                 else:
                     run.add(item)
             run.flush()
+            run.save_index()
         finally:
             run.close()
     run.report.seconds = time.perf_counter() - started

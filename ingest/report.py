@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-ArticleStatus = Literal["added", "updated", "unchanged", "duplicate"]
+ArticleStatus = Literal["added", "updated", "unchanged", "duplicate", "near_duplicate"]
 
 
 class IngestEvent(BaseModel):
@@ -34,6 +34,12 @@ class IngestReport(BaseModel):
     updated: int = Field(default=0, description="Articles whose stored version was replaced.")
     unchanged: int = Field(default=0, description="Articles already stored as they are.")
     duplicate: int = Field(default=0, description="Articles whose text is stored under another id.")
+    near_duplicate: int = Field(
+        default=0,
+        description="Articles found to be a near-duplicate of one stored or met earlier in the run "
+        "(the same story with a title line, other whitespace, a byline, a syndicated copy): stored "
+        "once, the other copy recorded as 'also in'.",
+    )
     failed: list[tuple[str, str]] = Field(
         default_factory=list, description="(file or file:line, reason) for everything not ingested."
     )
@@ -42,6 +48,11 @@ class IngestReport(BaseModel):
     )
     duplicates: list[tuple[str, str]] = Field(
         default_factory=list, description="(article id, id of the stored article with the same text)."
+    )
+    near_duplicates: list[tuple[str, str, float]] = Field(
+        default_factory=list,
+        description="(id of the copy recorded as 'also in', id of the copy kept, estimated "
+        "similarity) per near-duplicate.",
     )
     chunks_added: int = Field(default=0, description="Chunk ids new to the store.")
     chunks_embedded: int = Field(default=0, description="Chunk texts sent to the embedder.")
@@ -56,7 +67,7 @@ class IngestReport(BaseModel):
         """One line: articles by status, chunks added, seconds."""
         return (
             f"articles: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.duplicate} duplicate, {len(self.failed)} failed; "
+            f"{self.duplicate} duplicate, {self.near_duplicate} near-duplicate, {len(self.failed)} failed; "
             f"chunks added: {self.chunks_added} ({self.chunks_embedded} embedded); "
             f"{self.seconds:.1f} s"
         )

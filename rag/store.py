@@ -21,9 +21,10 @@ index for all its clients and needs neither.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,43 @@ def resolved_path(path: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where one copy of an article came from: its id there, file, address and publisher."""
+
+    id: str
+    path: str | None = None
+    url: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> "Origin":
+        """The origin of a loaded article."""
+        return cls(id=article.id, path=article.path, url=article.url, source=article.source)
+
+    def label(self) -> str:
+        """For people: the address, else the file, else the id, then the publisher in brackets."""
+        where = self.url or self.path or self.id
+        return f"{where} ({self.source})" if self.source else where
+
+
+def _origins_json(origins: Sequence[Origin]) -> str:
+    return json.dumps([{k: v for k, v in vars(o).items() if v} for o in origins], ensure_ascii=False) if origins else ""
+
+
+def _origins_from_json(value: Any) -> tuple[Origin, ...]:
+    try:
+        items = json.loads(value) if value else []
+        return tuple(Origin(**item) for item in items)
+    except (TypeError, ValueError):
+        return ()
+
+
+def _merged_origins(*groups: Iterable[Origin]) -> list[Origin]:
+    """The origins of all groups, each once (first occurrence kept), in order."""
+    return list(dict.fromkeys(o for group in groups for o in group))
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     """The stored facts about an article that decide what a new ingest of it does."""
 
@@ -112,6 +150,9 @@ class StoredArticle:
     fingerprint: str | None  # text, metadata and chunking: equal means "unchanged"
     resolved_path: str  # the file it came from, resolved ("" when none)
     id_from_path: bool  # its id was derived from that file's name
+    origin: Origin | None = None  # its id, file, address and publisher
+    published: str | None = None  # YYYY-MM-DD, None when undated
+    also_in: tuple[Origin, ...] = ()  # the other copies found at ingest (near-duplicates)
 
 
 @dataclass(frozen=True)
@@ -140,6 +181,7 @@ class ArticleSummary:
     published: str | None  # YYYY-MM-DD, None when undated
     n_chunks: int
     quoted: tuple[tuple[str, int], ...] = ()  # (speaker, quotations), most quoted first, then by name
+    also_in: tuple[Origin, ...] = ()  # other copies of the article found at ingest (near-duplicates)
 
     def quoted_line(self) -> str:
         """Who is quoted, for people: ``"Ben Rhodes (2), Bernadette Meehan (2)"`` ("" for nobody)."""
@@ -202,7 +244,9 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     }
 
 
-def _article_metadata(article: Article, n_chunks: int, fingerprint: str | None, now: str) -> dict[str, Any]:
+def _article_metadata(
+    article: Article, n_chunks: int, fingerprint: str | None, now: str, also_in: Sequence[Origin] = ()
+) -> dict[str, Any]:
     return {
         "title": article.title or "",
         "url": article.url or "",
@@ -217,6 +261,8 @@ def _article_metadata(article: Article, n_chunks: int, fingerprint: str | None, 
         "fingerprint": fingerprint or "",
         "n_chunks": n_chunks,
         "ingested_at": now,
+        # Other copies of the article found at ingest (JSON list of {id, path, url, source}).
+        "also_in": _origins_json(also_in),
     }
 
 
@@ -515,6 +561,12 @@ class Store:
             fingerprint=meta.get("fingerprint") or None,
             resolved_path=meta.get("resolved_path") or resolved_path(meta.get("path") or None),
             id_from_path=bool(meta.get("id_from_path", False)),
+            origin=Origin(
+                id=article_id, path=_none_if_empty(meta.get("path")), url=_none_if_empty(meta.get("url")),
+                source=_none_if_empty(meta.get("source")),
+            ),
+            published=_none_if_empty(meta.get("published")),
+            also_in=_origins_from_json(meta.get("also_in")),
         )
 
     def article_hash(self, article_id: str) -> str | None:
@@ -597,14 +649,18 @@ class Store:
         return self.put_articles([(article, chunks, vectors, fingerprint)])[0]
 
     def put_articles(
-        self, items: Sequence[tuple[Article, list[Chunk], list[list[float]], str | None]]
+        self,
+        items: Sequence[tuple[Article, list[Chunk], list[list[float]], str | None]],
+        also_in: Mapping[str, Sequence[Origin]] | None = None,
     ) -> list[int]:
         """Store several articles at once (fewer, larger writes): see ``put_article``.
 
         All chunks are written first, stale chunks deleted next, the article records last.
+        An article stored before keeps the other copies recorded with it ("also in").
 
         Args:
             items: ``(article, chunks, vectors, fingerprint)`` per article, ids all different.
+            also_in: other copies of some of these articles (by article id), added to those kept.
 
         Returns:
             Chunks added, per article.
@@ -617,13 +673,18 @@ class Store:
         if not items:
             return []
         with self.writing():
-            return self._put_articles(items)
+            return self._put_articles(items, also_in or {})
 
     def _put_articles(
-        self, items: Sequence[tuple[Article, list[Chunk], list[list[float]], str | None]]
+        self,
+        items: Sequence[tuple[Article, list[Chunk], list[list[float]], str | None]],
+        also_in: Mapping[str, Sequence[Origin]],
     ) -> list[int]:
         article_ids = [a.id for a, _, _, _ in items]
         try:
+            copies = self._also_in_of(article_ids)
+            for aid, origins in also_in.items():
+                copies[aid] = _merged_origins(copies.get(aid, ()), origins)
             old: dict[str, set[str]] = {aid: set() for aid in article_ids}
             for part in _slices(len(article_ids), 500):
                 got = self._chunks.get(where={"article_id": {"$in": article_ids[part]}}, include=["metadatas"])
@@ -649,12 +710,43 @@ class Store:
                     ids=[a.id for a, _, _, _ in batch],
                     embeddings=[_PLACEHOLDER_VECTOR] * len(batch),
                     documents=[a.text for a, _, _, _ in batch],
-                    metadatas=[_article_metadata(a, len(cs), fp, now) for a, cs, _, fp in batch],
+                    metadatas=[_article_metadata(a, len(cs), fp, now, copies.get(a.id, ())) for a, cs, _, fp in batch],
                 )
             self._touch()
         except Exception as err:
             raise StoreError(f"cannot write articles to the store at {self.location}: {err}") from err
         return [len({c.id for c in cs} - old[a.id]) for a, cs, _, _ in items]
+
+    def _also_in_of(self, article_ids: Sequence[str]) -> dict[str, list[Origin]]:
+        """``{article_id: the other copies recorded with it}`` for the stored ones of these ids."""
+        out: dict[str, list[Origin]] = {}
+        for part in _slices(len(article_ids), 500):
+            got = self._articles.get(ids=list(article_ids[part]), include=["metadatas"])
+            for aid, meta in zip(got["ids"], got["metadatas"]):
+                out[aid] = list(_origins_from_json((meta or {}).get("also_in")))
+        return out
+
+    def add_also_in(self, also_in: Mapping[str, Sequence[Origin]]) -> None:
+        """Record other copies of stored articles ("also in"), each once; unknown ids are skipped.
+
+        Args:
+            also_in: ``{article_id: origins of its other copies}``.
+        """
+        if not also_in:
+            return
+        with self.writing():
+            try:
+                stored = self._also_in_of(list(also_in))
+                ids = [aid for aid in also_in if aid in stored]
+                if not ids:
+                    return
+                self._articles.update(
+                    ids=ids,
+                    metadatas=[{"also_in": _origins_json(_merged_origins(stored[a], also_in[a]))} for a in ids],
+                )
+                self._touch()
+            except Exception as err:
+                raise StoreError(f"cannot write articles to the store at {self.location}: {err}") from err
 
     def remove_articles(
         self, article_ids: Sequence[str], *, wait: bool = True, on_wait: Callable[[str], None] | None = None
@@ -699,6 +791,15 @@ class Store:
                 raise StoreError(f"cannot remove articles from the store at {self.location}: {err}") from err
         return Removal(removed=removed, unknown=[aid for aid in asked if aid not in known],
                        chunks_removed=len(chunk_ids), location=self.location)
+
+    def article_keys(self) -> dict[str, tuple[str, str]]:
+        """``{article_id: (text hash, title)}`` of every stored article (metadata only, in pages)."""
+        self._refresh()
+        keys: dict[str, tuple[str, str]] = {}
+        for got in self._pages(self._articles, include=["metadatas"]):
+            for aid, meta in zip(got["ids"], got["metadatas"]):
+                keys[aid] = ((meta or {}).get("text_hash") or "", (meta or {}).get("title") or "")
+        return keys
 
     def articles(self, article_ids: Sequence[str]) -> Iterator[Article]:
         """The stored articles of these ids (unknown ids skipped), read a few hundred at a time."""
@@ -790,6 +891,7 @@ class Store:
                 published=_none_if_empty(meta.get("published")),
                 n_chunks=int(meta.get("n_chunks") or 0),
                 quoted=counts.get(aid, ()),
+                also_in=_origins_from_json(meta.get("also_in")),
             )
             for aid, meta in records
         ]
@@ -822,6 +924,10 @@ class Store:
     def get_article(self, article_id: str) -> Article | None:
         """The full stored article (text kept so quotes can be shown in context)."""
         return next(self.articles([article_id]), None)
+
+    def also_in(self, article_id: str) -> list[Origin]:
+        """The other copies of an article found at ingest (near-duplicates stored once), in order."""
+        return self._also_in_of([article_id]).get(article_id, [])
 
     def dense_search(
         self, query: str, k: int, filters: Filters | None = None

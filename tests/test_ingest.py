@@ -85,6 +85,16 @@ def test_same_text_under_two_names_is_stored_once(tmp_path, fake_embeddings):
     assert again.duplicate == 1 and again.duplicates == [("story0", "copy")]
 
 
+def test_a_duplicate_is_recorded_as_also_in_on_the_article_kept(tmp_path, fake_embeddings):
+    corpus = _write_corpus(tmp_path / "c", 1)
+    shutil.copy(corpus / "story0.txt", corpus / "copy.txt")
+    store = _store(fake_embeddings, tmp_path)
+    _ingest([corpus], store)
+    _ingest([corpus / "story0.txt"], store)  # again: recorded once
+    assert [(o.id, Path(o.path).name) for o in store.also_in("copy")] == [("story0", "story0.txt")]
+    assert _ingest([corpus], store).near_duplicate == 0  # exact duplicates are counted as such
+
+
 def test_interrupted_ingest_then_rerun_completes(tmp_path):
     class Failing(FakeEmbeddings):
         def __init__(self, fail_after: int):
