@@ -401,3 +401,32 @@ def test_browser_a_bad_as_of_date_is_said_at_once_and_not_asked(rag_chat):
         pg.screenshot(path=str(ARTIFACTS / "chat-bad-date.png"), full_page=False)
         type_into(pg, "#as-of", "2014-11-12")
         pg.wait_for_function("() => !document.querySelector('#ask-notice .error')", timeout=10_000)
+
+
+@pytest.mark.slow
+def test_browser_a_clicked_source_opens_its_article_at_the_cited_sentence(rag_chat):
+    from playwright.sync_api import expect
+
+    from fake_store import seed_article
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    seed = seed_article()
+    last_paragraph = [p for p in seed.text.split("\n") if p.strip()][-1]
+    with chat_page(rag_chat) as pg:
+        ask_and_wait(pg, "What did Rhodes say about Ukraine?")
+        pg.locator("#src-1-1 .source-quote").click()
+        cited = pg.locator("#article-viewer mark#cited")
+        cited.wait_for(state="visible", timeout=10_000)
+        viewer = pg.locator("#article-viewer .viewer")
+        assert "complete violation of the spirit" in cited.inner_text()
+        assert viewer.locator(".viewer-title").inner_text() == seed.title
+        assert viewer.locator(".viewer-meta").inner_text() == "2014-11-11 · CNN"  # the seed has no web address
+        body = viewer.locator(".viewer-body")
+        assert body.locator("p").count() == len([p for p in seed.text.split("\n") if p.strip()])
+        assert last_paragraph.strip() in body.inner_text()  # the whole article, not its quoted paragraph
+        expect(cited).to_be_in_viewport()
+        box, view = cited.bounding_box(), body.bounding_box()  # scrolled to inside the viewer too
+        assert view["y"] <= box["y"] and box["y"] + box["height"] <= view["y"] + view["height"] + 1
+        pg.screenshot(path=str(ARTIFACTS / "chat-article-viewer.png"), full_page=False)
+        viewer.locator(".viewer-close").click()
+        expect(pg.locator("#article-viewer .viewer")).to_have_count(0)

@@ -43,6 +43,20 @@ def asset(name: str) -> str:
 CSS = asset("chat.css")
 TODAY_JS = "() => new Date().toLocaleDateString('sv-SE')"  # the local date as YYYY-MM-DD
 HEAD = asset("head.html")  # clicking [n] scrolls the sources panel to that entry and makes it flash
+# clicking a source entry (not its web link) asks for its article in the viewer
+SOURCES_JS = """element.addEventListener('click', (event) => {
+  if (event.target.closest('a[href]')) return;
+  const entry = event.target.closest('.source');
+  if (entry) trigger('open_source', {anchor: entry.id});
+});"""
+# the viewer scrolls to the cited sentence each time it shows an article; × closes it
+VIEWER_JS = """watch('value', () => {
+  const cited = element.querySelector('#cited');
+  if (cited) cited.scrollIntoView({block: 'center'});
+});
+element.addEventListener('click', (event) => {
+  if (event.target.closest('.viewer-close')) props.value = '';
+});"""
 
 
 def _kept(value: Any) -> Any:
@@ -107,7 +121,10 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
 
     def clear() -> tuple:
         chat, panel, session, ready = handlers.clear(backend)
-        return chat, panel, session, _ask_button(ready)
+        return chat, panel, session, _ask_button(ready), ""
+
+    def open_source(session: dict, evt: gr.EventData) -> Any:
+        return _kept(handlers.open_article(backend, session, (evt._data or {}).get("anchor")))
 
     def ask(question: str) -> dict:
         """Answer one question; returns the JSON object of ``newsrag ask --json``, or, when the
@@ -163,8 +180,11 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                         chat_sources, chat_from, chat_to = filter_controls("chat-")
                     gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box], label="Try")
                 with gr.Column(scale=2):
-                    gr.Markdown("### Sources")
-                    sources_panel = gr.HTML(format_sources([], backend.get_article), elem_id="sources")
+                    viewer = gr.HTML("", elem_id="article-viewer", js_on_load=VIEWER_JS)
+                    gr.Markdown("### Sources\nClick a source to read its article.")
+                    sources_panel = gr.HTML(
+                        format_sources([], backend.get_article), elem_id="sources", js_on_load=SOURCES_JS
+                    )
         with gr.Tab("Library"):
             with gr.Row(equal_height=True):
                 stats_md = gr.Markdown(elem_id="stats")
@@ -200,10 +220,11 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             )
             events.append(ev)
         stop.click(stopped, [chat], [chat, send], cancels=events, queue=False, api_visibility="private")
-        clear_btn.click(clear, None, [chat, sources_panel, session, send], cancels=events,
+        clear_btn.click(clear, None, [chat, sources_panel, session, send, viewer], cancels=events,
                         queue=False, api_visibility="private")
-        chat.clear(lambda: clear()[1:3], None, [sources_panel, session], cancels=events, queue=False,
-                   api_visibility="private")
+        chat.clear(lambda: clear()[1:3] + ("",), None, [sources_panel, session, viewer], cancels=events,
+                   queue=False, api_visibility="private")
+        sources_panel.open_source(open_source, [session], [viewer], queue=False, api_visibility="private")
         add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter, chat_sources],
                       concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
                       ).then(library, None, [library_table], api_visibility="private")

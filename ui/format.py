@@ -223,6 +223,11 @@ def _safe_url(url: str | None) -> str | None:
     return None
 
 
+def _external_link(url: str, label: str) -> str:
+    """A link opening ``url`` (already checked by ``_safe_url``) in a new tab; ``label`` is HTML."""
+    return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
+
+
 def format_source(citation: Citation, article: Article | None, turn: int) -> str:
     """One entry of the sources panel: number, title, date, source, link, quote in context.
 
@@ -237,11 +242,7 @@ def format_source(citation: Citation, article: Article | None, turn: int) -> str
     title = html.escape(citation.title or (article.title if article else "") or citation.article_id)
     meta = [html.escape(x) for x in (citation.published, citation.source) if x]
     url = _safe_url(citation.url)
-    link = (
-        f' · <a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">link</a>'
-        if url
-        else ""
-    )
+    link = f" · {_external_link(url, 'link')}" if url else ""
     said = f'<div class="source-speaker">{html.escape(citation.speaker)} said:</div>' if citation.speaker else ""
     return (
         f'<div class="source" id="{source_anchor(turn, citation.n)}">'
@@ -306,7 +307,7 @@ def _library_row(article: ArticleSummary) -> str:
     title = html.escape(article.title or article.id)
     url = _safe_url(article.url)
     if url:
-        title = f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        title = _external_link(url, title)
     cells = (
         html.escape(article.published or "undated"),
         f'{title}<div class="library-id">{html.escape(article.id)}</div>',
@@ -337,4 +338,83 @@ def format_library(articles: Sequence[ArticleSummary], total: int) -> str:
     return (
         f'<div class="library-count">{count}</div>'
         f'<table class="library"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
+def _paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each paragraph of ``text``: the runs of text between line breaks."""
+    return [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text) if m.group(0).strip()]
+
+
+def _marked(text: str, start: int, end: int, span: tuple[int, int] | None, first: bool) -> str:
+    """``text[start:end]`` escaped, with its part inside ``span`` in ``<mark class="cited">``."""
+    if span is None or span[1] <= start or end <= span[0]:
+        return html.escape(text[start:end])
+    lo, hi = max(start, span[0]), min(end, span[1])
+    anchor = ' id="cited"' if first else ""
+    return (
+        f"{html.escape(text[start:lo])}<mark class=\"cited\"{anchor}>{html.escape(text[lo:hi])}</mark>"
+        f"{html.escape(text[hi:end])}"
+    )
+
+
+def cited_span(article: Article, citation: Citation) -> tuple[int, int] | None:
+    """Where the citation's quote is in the stored article: its offsets when the text there is the
+    quote, else the first place the quote occurs (the article was re-ingested), else None."""
+    if citation.quote and article.text[citation.start : citation.end] == citation.quote:
+        return citation.start, citation.end
+    found = article.text.find(citation.quote) if citation.quote else -1
+    return (found, found + len(citation.quote)) if found >= 0 else None
+
+
+def article_meta(article: Article | None, citation: Citation) -> tuple[str, str]:
+    """The viewer's title and its line of date · source · link (HTML, escaped), from the stored
+    article, else from what the citation recorded."""
+    title = (article.title if article else "") or citation.title or citation.article_id
+    published = (article.published if article else None) or citation.published
+    source = (article.source if article else None) or citation.source
+    url = _safe_url((article.url if article else None) or citation.url)
+    meta = [html.escape(x) for x in (published or "undated", source) if x]
+    if url:
+        meta.append(_external_link(url, html.escape(url)))
+    return html.escape(title), " · ".join(meta)
+
+
+def format_article(article: Article | None, citation: Citation, turn: int) -> str:
+    """The article viewer: the stored article in full, its paragraphs kept, the cited sentence in
+    ``<mark class="cited" id="cited">`` (the page scrolls to it), under its title, date, source and
+    web address (http and https only).
+
+    Args:
+        article: the stored article (None: no longer in the library).
+        citation: the citation opened (its quote and offsets in the article).
+        turn: the answer it belongs to (shown as ``[n] of answer turn``).
+
+    Returns:
+        HTML of the viewer; every piece of the article escaped.
+    """
+    title, meta = article_meta(article, citation)
+    head = (
+        f'<div class="viewer-head"><button class="viewer-close" type="button" title="Close the article">×</button>'
+        f'<div class="viewer-for">[{citation.n}] of answer {int(turn)}</div>'
+        f'<div class="viewer-title">{title}</div><div class="viewer-meta">{meta}</div></div>'
+    )
+    quoted = f"<mark class=\"cited\" id=\"cited\">{html.escape(citation.quote)}</mark>"
+    if article is None:
+        body = f'<p class="viewer-note">This article is no longer in the library. The quoted passage:</p><p>{quoted}</p>'
+    else:
+        span = cited_span(article, citation)
+        note = (
+            "" if span else
+            f'<p class="viewer-note">The quoted passage is no longer in this article as stored: {quoted}</p>'
+        )
+        paragraphs, first = [], True
+        for start, end in _paragraph_spans(article.text):
+            paragraphs.append(f"<p>{_marked(article.text, start, end, span, first)}</p>")
+            if span and start < span[1] and span[0] < end:
+                first = False
+        body = note + "".join(paragraphs)
+    return (
+        f'<article class="viewer" data-article="{html.escape(citation.article_id, quote=True)}">'
+        f'{head}<div class="viewer-body">{body}</div></article>'
     )

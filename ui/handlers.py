@@ -23,7 +23,8 @@ from rag.text import parse_date
 from rag.types import Answer, Stage
 from ui.backend import Backend
 from ui.format import (
-    describe_filters, format_answer, format_library, format_sources, format_stage, format_stats, format_streaming,
+    describe_filters, format_answer, format_article, format_library, format_sources, format_stage, format_stats,
+    format_streaming,
 )
 from ui.uploads import UploadRejected, store_upload
 
@@ -367,6 +368,33 @@ def clear(backend: Backend) -> tuple[list, str, dict, bool]:
         ``(chat, sources_html, session, ready)``.
     """
     return [], format_sources([], backend.get_article), new_session(), True
+
+
+ANCHOR = re.compile(r"^src-(\d+)-(\d+)$")
+
+
+def open_article(backend: Backend, session: dict, anchor: str | None) -> str | None:
+    """The article viewer for a source clicked in the sources panel: the stored article in full
+    with the cited sentence highlighted (``format_article``).
+
+    Args:
+        backend: the stored articles (``Backend.get_article``).
+        session: the session state; its answers hold the citations.
+        anchor: the clicked entry's id, ``src-<answer>-<n>`` (``format.source_anchor``).
+
+    Returns:
+        HTML of the viewer, or None (leave it as it is) when the anchor names no citation of this
+        session's answers (say, the chat was cleared meanwhile).
+    """
+    m = ANCHOR.match(anchor or "")
+    turns = session.get("turns") or []
+    if not m or not 1 <= int(m.group(1)) <= len(turns):
+        return None
+    turn, n = int(m.group(1)), int(m.group(2))
+    citation = next((c for c in turns[turn - 1].citations if c.n == n), None)
+    if citation is None:
+        return None
+    return format_article(backend.get_article(citation.article_id), citation, turn)
 
 
 def ask_api(backend: Backend, question: str) -> dict:
