@@ -305,7 +305,9 @@ def chat_page(url: str):
     """A fresh page of the chat, loaded, with what each answer bubble showed recorded in order
     (``window.shown``: its text each time it changed)."""
     with chromium() as browser:
-        pg = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        pg = context.new_page()
         pg.goto(url)
         pg.wait_for_selector("#question textarea", timeout=60_000)
         pg.evaluate("""() => { window.shown = [];
@@ -430,3 +432,36 @@ def test_browser_a_clicked_source_opens_its_article_at_the_cited_sentence(rag_ch
         pg.screenshot(path=str(ARTIFACTS / "chat-article-viewer.png"), full_page=False)
         viewer.locator(".viewer-close").click()
         expect(pg.locator("#article-viewer .viewer")).to_have_count(0)
+
+
+@pytest.mark.slow
+def test_browser_an_answer_copies_as_text_and_the_conversation_downloads(rag_chat):
+    import json
+
+    with chat_page(rag_chat) as pg:
+        ask_and_wait(pg, "What did Rhodes say about Ukraine?")
+        ask_and_wait(pg, "And what did Putin say?")
+        pg.locator("#chat a.copy-answer").first.click()
+        pg.wait_for_function("() => /Copied/.test(document.querySelector('#chat a.copy-answer').innerText)")
+        copied = pg.evaluate("() => navigator.clipboard.readText()")
+        assert "<" not in copied and "[1]" in copied, copied  # text, not the bubble's HTML
+        assert "[1] Obama, Putin discuss Syria, Iran and Ukraine — CNN — 2014-11-11\n> Ben Rhodes said: “" in copied
+        assert "complete violation of the spirit" in copied
+
+        got = {}
+        for kind in ("md", "json"):
+            button = pg.locator(f"#download-{kind}")
+            pg.wait_for_function(f"() => !document.querySelector('#download-{kind}').disabled", timeout=10_000)
+            with pg.expect_download() as download:
+                button.click()
+            assert download.value.suggested_filename == f"newsrag-conversation.{kind}"
+            got[kind] = Path(download.value.path()).read_text(encoding="utf-8")
+        assert got["md"].startswith("# newsrag conversation\n\n## Q1: What did Rhodes say about Ukraine?")
+        assert copied.strip() in got["md"] and "## Q2: And what did Putin say?" in got["md"]
+        answers = json.loads(got["json"])
+        assert [a["question"] for a in answers] == ["What did Rhodes say about Ukraine?", "And what did Putin say?"]
+        assert answers[0]["answerable"] is True and "answer" in answers[1]
+        first = answers[0]["citations"][0]
+        assert set(first) >= {"n", "article_id", "title", "url", "published", "quote", "start", "end"}
+        assert "complete violation of the spirit" in first["quote"]
+        pg.screenshot(path=str(ARTIFACTS / "chat-copy-export.png"), full_page=False)

@@ -8,6 +8,7 @@ import pytest
 
 from rag.types import REFUSAL_TEXT, Answer, Article, Citation
 from ui.format import (
+    copy_button,
     format_answer,
     format_sources,
     format_stats,
@@ -107,8 +108,9 @@ def test_answer_bubble_links_markers_and_sources_carry_matching_ids():
 def test_refusal_has_its_own_look_and_no_links():
     bubble = format_answer(Answer(question="q", answer=REFUSAL_TEXT, answerable=False), turn=1)
     assert 'class="refusal"' in bubble and "Not in the articles" in bubble
-    assert "<a " not in bubble and 'class="answer"' not in bubble
+    assert 'class="answer"' not in bubble and "cite" not in bubble
     assert "The articles don&#x27;t say." in bubble
+    assert bubble.endswith(copy_button(Answer(question="q", answer=REFUSAL_TEXT, answerable=False)))
 
 
 def test_sources_fall_back_to_the_quote_when_article_is_missing_or_differs():

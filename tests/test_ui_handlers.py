@@ -23,7 +23,7 @@ from ui.handlers import (
     stopped,
     submit,
 )
-from ui.format import format_stage
+from ui.format import copy_button, format_stage
 from ui_server import FakeBackend, too_long
 
 
@@ -63,7 +63,7 @@ def test_an_answer_streams_then_is_finalised_with_linked_markers_and_sources():
     chat, panel, session, ready = states[-1]
     assert chat[-1]["content"] == (
         '<div class="answer">Ada is here <a class="cite" href="#src-1-1" data-target="src-1-1" '
-        'title="Show source 1">[1]</a>.</div>'
+        'title="Show source 1">[1]</a>.</div>' + copy_button(session["turns"][0])
     )
     assert 'id="src-1-1"' in panel and "<mark>Ada is here today.</mark>" in panel
     assert ready is True and session["pending"] is None and len(session["turns"]) == 1

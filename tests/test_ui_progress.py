@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rag.types import Answer, Chunk, Stage
-from ui.format import describe_filters, format_answer, format_asked, format_stage
+from ui.format import copy_button, describe_filters, format_answer, format_asked, format_stage
 from ui.handlers import (
     QUEUED_HTML, AnswerLine, answer, check_inputs, filters_line, new_session, submit, today,
 )
@@ -98,7 +98,7 @@ def test_under_each_answer_what_was_asked_as_of_when_over_what():
     plain = Answer(question="q", answer="x", answerable=True, retrieved=[CHUNK], as_of="2014-11-11")
     assert format_asked(plain) == '<div class="asked">as of 2014-11-11 · articles of 2014-11-02 · no filters</div>'
     assert format_asked(Answer(question="q", answer="x", answerable=True)) == ""  # not from rag: nothing to say
-    assert format_answer(a, 1).endswith(format_asked(a))
+    assert format_answer(a, 1).endswith(format_asked(a) + copy_button(a))
 
 
 def test_a_refusal_says_which_case_it_is():

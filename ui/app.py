@@ -7,6 +7,9 @@ page's CSS and script are files in ``ui/assets``. No retrieval or prompting happ
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,11 @@ def filter_controls(prefix: str) -> tuple:
     return sources, date_from, date_to
 
 
+def _download(path: str | None) -> Any:
+    """A download button's update: the file to download, clickable only when there is one."""
+    return gr.update(value=path, interactive=path is not None)
+
+
 def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> gr.Blocks:
     """The chat as a ``gr.Blocks`` (not launched).
 
@@ -93,6 +101,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
     """
     max_bytes = int(max_upload_mb * 1024 * 1024)
     line = handlers.AnswerLine()  # answers being written now, in every session
+    export_dir = Path(tempfile.mkdtemp(prefix="newsrag-export-"))  # the conversations to download
 
     # --- the handlers, bound to this backend, their plain values turned into Gradio updates ----
     def submit(message: str, chat: list, session: dict, as_of: str, sources, date_from: str, date_to: str) -> tuple:
@@ -121,7 +130,14 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
 
     def clear() -> tuple:
         chat, panel, session, ready = handlers.clear(backend)
-        return chat, panel, session, _ask_button(ready), ""
+        return chat, panel, session, _ask_button(ready), "", _download(None), _download(None)
+
+    def chat_cleared() -> tuple:  # the chat's own trash button: the chat is empty already
+        _, panel, state, _, *rest = clear()
+        return panel, state, *rest
+
+    def exports(session: dict) -> tuple:
+        return tuple(_download(path) for path in handlers.export_files(session, export_dir))
 
     def open_source(session: dict, evt: gr.EventData) -> Any:
         return _kept(handlers.open_article(backend, session, (evt._data or {}).get("anchor")))
@@ -156,7 +172,9 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                     chat = gr.Chatbot(
                         label="Chat", elem_id="chat", height=480, sanitize_html=True, render_markdown=True,
                         latex_delimiters=[],  # "$5 million ... $10" in news text is not LaTeX
-                        buttons=["copy", "copy_all"], feedback_options=None,
+                        # no copy buttons of Gradio's (they copy a bubble's HTML): each answer has
+                        # its own Copy link, and the conversation downloads as Markdown or JSON
+                        buttons=[], feedback_options=None,
                         placeholder="Ask a question about the articles in the library. "
                         "Each claim in the answer is cited: click its **[n]** to see the passage.",
                     )
@@ -169,6 +187,13 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                     with gr.Row():
                         stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
                         clear_btn = gr.Button("Clear chat", size="sm", elem_id="clear")
+                    with gr.Row(elem_id="export-row"):
+                        download_md = gr.DownloadButton(
+                            "Download conversation (Markdown)", size="sm", interactive=False, elem_id="download-md"
+                        )
+                        download_json = gr.DownloadButton(
+                            "Download conversation (JSON)", size="sm", interactive=False, elem_id="download-json"
+                        )
                     with gr.Row(equal_height=True):
                         as_of = gr.Textbox(
                             value=handlers.today(), label="As of (the day “this week” means)", placeholder="YYYY-MM-DD",
@@ -209,6 +234,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                               queue=False, trigger_mode="always_last", api_visibility="private")
         ask_inputs = [chat, session, as_of, *chat_side]
         ask_outputs = [chat, sources_panel, session, send]
+        downloads = [download_md, download_json]
         events = []
         for trigger in (box.submit, send.click):
             ev = trigger(
@@ -218,12 +244,13 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                 answer, ask_inputs, ask_outputs,
                 concurrency_limit=1, concurrency_id=ANSWER_QUEUE, api_visibility="private",
             )
+            ev.then(exports, [session], downloads, queue=False, api_visibility="private")
             events.append(ev)
         stop.click(stopped, [chat], [chat, send], cancels=events, queue=False, api_visibility="private")
-        clear_btn.click(clear, None, [chat, sources_panel, session, send, viewer], cancels=events,
+        clear_btn.click(clear, None, [chat, sources_panel, session, send, viewer, *downloads], cancels=events,
                         queue=False, api_visibility="private")
-        chat.clear(lambda: clear()[1:3] + ("",), None, [sources_panel, session, viewer], cancels=events,
-                   queue=False, api_visibility="private")
+        chat.clear(chat_cleared, None, [sources_panel, session, viewer, *downloads],
+                   cancels=events, queue=False, api_visibility="private")
         sources_panel.open_source(open_source, [session], [viewer], queue=False, api_visibility="private")
         add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter, chat_sources],
                       concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
@@ -234,6 +261,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         # today in the reader's browser (not the day the server started), set as the page loads
         demo.load(None, None, [as_of], js=TODAY_JS, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)
+    weakref.finalize(demo, shutil.rmtree, export_dir, ignore_errors=True)
     return demo
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rag.text import MARKER, marker_numbers
 from rag.types import Answer, Article, Citation, Filters, Stage
+from ui.export import answer_markdown
 
 if TYPE_CHECKING:
     from rag.store import ArticleSummary
@@ -140,12 +141,31 @@ def format_asked(answer: Answer) -> str:
     return f'<div class="asked">{html.escape(" · ".join(parts))}</div>'
 
 
+def copy_button(answer: Answer) -> str:
+    """The answer's Copy link and, hidden beside it, the answer as Markdown
+    (``export.answer_markdown``), which the page's script puts on the clipboard (the chat's own
+    copy would copy the bubble's HTML; the chat's sanitiser drops ``data-`` attributes).
+
+    Args:
+        answer: the answer.
+
+    Returns:
+        HTML on one line (line breaks as ``&#10;``, so the chat's Markdown renderer leaves it alone).
+    """
+    text = html.escape(answer_markdown(answer), quote=False).replace("\n", "&#10;")
+    return (
+        '<div class="answer-tools"><a class="copy-answer" href="#copy" role="button" '
+        f'title="Copy the answer with its sources as text">Copy</a><span class="copy-text">{text}</span></div>'
+    )
+
+
 def format_answer(answer: Answer, turn: int) -> str:
     """The final chat bubble of an answer.
 
     An answerable answer shows its text with each ``[n]`` linked to its source entry; an
     unanswerable one gets its own look (a "not in the articles" box, with the sentence saying
-    why), so it cannot be mistaken for an answer. Under either, the line of ``format_asked``.
+    why), so it cannot be mistaken for an answer. Under either, the line of ``format_asked`` and
+    the Copy link (``copy_button``).
 
     Args:
         answer: the answer from ``rag``.
@@ -160,10 +180,10 @@ def format_answer(answer: Answer, turn: int) -> str:
         return (
             '<div class="refusal" role="note">'
             '<span class="refusal-badge">Not in the articles</span> '
-            f"{html.escape(answer.answer)}{why}</div>{asked}"
+            f"{html.escape(answer.answer)}{why}</div>{asked}{copy_button(answer)}"
         )
     body = link_markers(answer.answer, turn, {c.n for c in answer.citations})
-    return f'<div class="answer">{body}</div>{asked}'
+    return f'<div class="answer">{body}</div>{asked}{copy_button(answer)}'
 
 
 def quote_in_paragraph(text: str, start: int, end: int, context: int = CONTEXT_CHARS) -> str:

@@ -20,8 +20,9 @@ from typing import Any
 
 from rag.errors import NewsragError
 from rag.text import parse_date
-from rag.types import Answer, Stage
+from rag.types import Answer, Stage, content_hash
 from ui.backend import Backend
+from ui.export import conversation_json, conversation_markdown
 from ui.format import (
     describe_filters, format_answer, format_article, format_library, format_sources, format_stage, format_stats,
     format_streaming,
@@ -30,6 +31,7 @@ from ui.uploads import UploadRejected, store_upload
 
 log = logging.getLogger(__name__)
 
+EXPORT_NAME = "newsrag-conversation"  # the downloads' file name, ``.md`` and ``.json``
 LIBRARY_ROWS = 300  # the Library tab shows at most this many articles (the newest), and says how many in all
 QUEUED_HTML = '<div class="queued">Waiting in line: other answers are being written…</div>'
 UNEXPECTED_ERROR = "Sorry, answering failed because of an internal error; the server log has the details."
@@ -368,6 +370,29 @@ def clear(backend: Backend) -> tuple[list, str, dict, bool]:
         ``(chat, sources_html, session, ready)``.
     """
     return [], format_sources([], backend.get_article), new_session(), True
+
+
+def export_files(session: dict, folder: Path) -> tuple[str | None, str | None]:
+    """The conversation so far as two files to download, Markdown and JSON (``ui.export``).
+
+    Args:
+        session: the session state; its answers are exported.
+        folder: where to write them (each export in a folder named by its content's digest, so
+            sessions never overwrite each other's files).
+
+    Returns:
+        ``(markdown_path, json_path)``, or ``(None, None)`` before the first answer.
+    """
+    turns = session.get("turns") or []
+    if not turns:
+        return None, None
+    markdown, as_json = conversation_markdown(turns), conversation_json(turns)
+    where = folder / content_hash(markdown + as_json)
+    where.mkdir(parents=True, exist_ok=True)
+    paths = where / f"{EXPORT_NAME}.md", where / f"{EXPORT_NAME}.json"
+    for path, text in zip(paths, (markdown, as_json)):
+        path.write_text(text, encoding="utf-8")
+    return str(paths[0]), str(paths[1])
 
 
 ANCHOR = re.compile(r"^src-(\d+)-(\d+)$")
