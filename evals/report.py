@@ -198,6 +198,35 @@ def render_html(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], title: 
     )
 
 
+def question_set_name(questions: str | None) -> str | None:
+    """The name of a question set from its file: the file's stem, or its folder's name for a file
+    called ``questions`` (``datasets/rtqa-dev/questions.jsonl`` -> ``rtqa-dev``)."""
+    if not questions:
+        return None
+    path = Path(questions)
+    return path.parent.name if path.stem == "questions" and path.parent.name else path.stem
+
+
+def report_title(out_dir: Path, config: dict[str, Any] | None) -> str:
+    """What a report is about: the question set and the run folder (``rtqa-dev (run x/eval)``), the
+    folder relative to the working directory when it is inside it, else by its name.
+
+    Args:
+        out_dir: the run folder.
+        config: the run's configuration (its ``questions`` is the question set's file).
+
+    Returns:
+        The title, without "Evaluation:".
+    """
+    folder = Path(out_dir).resolve()
+    try:
+        shown = folder.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        shown = folder.name
+    name = question_set_name((config or {}).get("questions"))
+    return f"{name} (run {shown})" if name else shown
+
+
 def write_reports(out_dir: Path, rows: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> None:
     """Write ``report.md`` and ``report.html`` into ``out_dir``.
 
@@ -207,6 +236,6 @@ def write_reports(out_dir: Path, rows: Sequence[dict[str, Any]], metrics: dict[s
         metrics: the metrics.json object.
     """
     out_dir = Path(out_dir)
-    title = out_dir.resolve().name
+    title = report_title(out_dir, metrics.get("config"))
     (out_dir / "report.md").write_text(render_markdown(rows, metrics, title), encoding="utf-8")
     (out_dir / "report.html").write_text(render_html(rows, metrics, title), encoding="utf-8")
