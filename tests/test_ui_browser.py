@@ -465,3 +465,48 @@ def test_browser_an_answer_copies_as_text_and_the_conversation_downloads(rag_cha
         assert set(first) >= {"n", "article_id", "title", "url", "published", "quote", "start", "end"}
         assert "complete violation of the spirit" in first["quote"]
         pg.screenshot(path=str(ARTIFACTS / "chat-copy-export.png"), full_page=False)
+
+
+@pytest.mark.slow
+def test_browser_upload_progress_has_its_own_place_and_counts_files(tmp_path):
+    """While files are ingested, the progress shows under the Add button with files counted, and
+    not over the library's figures or the source filters."""
+    import time
+    from types import SimpleNamespace
+
+    from ui.app import build_app, launch_options
+
+    class SlowIngest(FakeBackend):
+        def ingest(self, paths, on_event=None):
+            for i, p in enumerate(paths):
+                time.sleep(1.0)
+                on_event(SimpleNamespace(kind="article", path=str(p), articles_done=i + 1, chunks_done=4 * (i + 1)))
+            time.sleep(1.5)
+            return super().ingest(paths, on_event)
+
+    files = []
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.txt").write_text(f"Title {name}\n\nBody {name}.\n", encoding="utf-8")
+        files.append(str(tmp_path / f"{name}.txt"))
+    demo = build_app(SlowIngest(), store_dir=tmp_path / "store")
+    demo.queue()
+    port = free_port()
+    demo.launch(**launch_options(host="127.0.0.1", port=port, max_upload_mb=1), prevent_thread_lock=True, quiet=True)
+    try:
+        with chat_page(f"http://127.0.0.1:{port}/") as pg:
+            pg.get_by_role("tab", name="Library").click()
+            pg.locator("#upload input[type=file]").set_input_files(files)
+            pg.wait_for_timeout(1000)
+            pg.locator("#add").click()
+            pg.wait_for_function(
+                "() => /1 article, 4 chunks written/.test((document.querySelector('#ingest-report') || {}).innerText)",
+                timeout=10_000,
+            )
+            shown = pg.locator("#ingest-report").inner_text()
+            assert "1/3 files" in shown and "steps" not in shown, shown
+            for elsewhere in ("#stats", "#filter-sources", "#chat-filter-sources"):
+                assert pg.locator(f"{elsewhere} .progress-text, {elsewhere} .eta-bar").count() == 0, elsewhere
+            pg.screenshot(path=str(ARTIFACTS / "library-upload-progress.png"), full_page=False)
+            pg.wait_for_function("() => /Added/.test(document.querySelector('#ingest-report').innerText)", timeout=20_000)
+    finally:
+        demo.close()

@@ -240,7 +240,7 @@ def test_upload_keeps_good_files_under_generated_names_and_names_the_others(tmp_
     assert "- empty.md: empty file" in report
     kept = sorted(p.name for p in uploads.iterdir())
     assert len(kept) == 2 and kept[0].startswith("evil-name-") and kept[1].startswith("notes-")
-    assert seen[0] == (((0, 3),), {"desc": "Reading and indexing"})
+    assert seen[0] == (((0, 3),), {"desc": "Reading 3 files", "unit": "files"})
     assert "**2** articles" in stats and names == ["Wire", "CNN"]
 
 
@@ -271,15 +271,18 @@ def test_upload_progress_follows_the_ingest_events(tmp_path):
         def ingest(self, paths, on_event=None):
             on_event(SimpleNamespace(kind="waiting", message="waiting for another ingest", path=None))
             on_event(SimpleNamespace(kind="article", path=f"{paths[0]}:2", articles_done=1, chunks_done=4))
+            on_event(SimpleNamespace(kind="article", path=f"{paths[0]}:3", articles_done=2, chunks_done=9,
+                                     articles_total=40))
             return super().ingest(paths, on_event)
 
     a = tmp_path / "a.jsonl"
     a.write_text('{"text": "x"}\n', encoding="utf-8")
     seen = []
     add_files(EventfulBackend(), [str(a)], store_dir=tmp_path / "store", max_bytes=1000,
-              progress=lambda *a, **k: seen.append((a[0], k["desc"])))
-    assert seen == [((0, 1), "Reading and indexing"), ((0, 1), "waiting for another ingest"),
-                    ((1, 1), "1 articles, 4 chunks")]
+              progress=lambda *a, **k: seen.append((a[0], k["desc"], k["unit"])))
+    assert seen == [((0, 1), "Reading 1 file", "files"), ((0, 1), "waiting for another ingest", "files"),
+                    ((1, 1), "1 article, 4 chunks written", "files"),  # how many articles not known yet
+                    ((2, 40), "9 chunks written, 1 of 1 file read", "articles")]
 
 
 def test_the_library_table_lists_articles_with_who_is_quoted():
@@ -294,3 +297,18 @@ def test_the_library_table_shows_at_most_its_rows_and_says_how_many_there_are(mo
     monkeypatch.setattr(handlers, "LIBRARY_ROWS", 1)
     html = handlers.library_table(FakeBackend())
     assert "The newest 1 of 2 articles." in html and "About Ada" in html and "About Bob" not in html
+
+
+def test_a_malformed_json_reason_is_shown_whole_with_its_line_and_column(tmp_path):
+    reason = "malformed JSON (Unterminated string starting at line 1, column 40)"
+
+    class Malformed(FakeBackend):
+        def ingest(self, paths, on_event=None):
+            report = super().ingest([], on_event)
+            report.failed.append((str(paths[0]), reason))
+            return report
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"text": "never closed', encoding="utf-8")
+    shown, _, _ = add_files(Malformed(), [str(bad)], store_dir=tmp_path / "store", max_bytes=1000)
+    assert shown.endswith(f"Not added:\n\n- bad.json: {reason}"), shown

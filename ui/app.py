@@ -254,6 +254,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         sources_panel.open_source(open_source, [session], [viewer], queue=False, api_visibility="private")
         add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter, chat_sources],
                       concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
+                      show_progress_on=[ingest_report],  # under the button, not over the filters
                       ).then(library, None, [library_table], api_visibility="private")
         for trigger in (refresh.click, demo.load):
             trigger(stats_and_sources, None, [stats_md, source_filter, chat_sources], api_visibility="private",

@@ -474,19 +474,31 @@ def library_table(backend: Backend) -> str:
     return format_library(listing.articles, listing.total)
 
 
+def counted(n: int, word: str) -> str:
+    """``n`` and ``word``, plural when ``n`` is not 1: ``1 article``, ``1,204 chunks``."""
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
 def _ingest_uploads(backend: Backend, names: dict[str, str], progress: Progress) -> tuple[Any, list[str]]:
-    """Ingest the stored copies, reporting progress per file; a failed batch keeps none of them."""
+    """Ingest the stored copies, reporting progress: articles done of those expected when the
+    pipeline knows how many (a ``.jsonl`` holds many), else files done; a failed batch keeps none."""
     total = len(names)
     seen: set[str] = set()
-    progress((0, total), desc="Reading and indexing")
+    progress((0, total), desc=f"Reading {counted(total, 'file')}", unit="files")
 
     def on_event(event: Any) -> None:
         if event.kind == "waiting":  # another ingest (say, from the command line) is writing
-            progress((0, total), desc=event.message)
+            progress((0, total), desc=event.message, unit="files")
             return
         path = str(event.path or "")
         seen.update(s for s in names if path == s or path.startswith(s + ":"))
-        progress((min(len(seen), total), total), desc=f"{event.articles_done} articles, {event.chunks_done} chunks")
+        files = min(len(seen), total)
+        if getattr(event, "articles_total", None):
+            progress((event.articles_done, event.articles_total), unit="articles",
+                     desc=f"{counted(event.chunks_done, 'chunk')} written, {files} of {counted(total, 'file')} read")
+        else:
+            progress((files, total), unit="files",
+                     desc=f"{counted(event.articles_done, 'article')}, {counted(event.chunks_done, 'chunk')} written")
 
     try:
         report = backend.ingest([Path(p) for p in names], on_event=on_event)
