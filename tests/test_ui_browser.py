@@ -132,7 +132,7 @@ def test_browser_rhodes_question_sources_and_upload(page, server, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.goto(base + "/")
     page.wait_for_selector("#question textarea", timeout=60_000)
-    assert page.get_by_text("What did Rhodes say about Ukraine?").count() >= 1  # example question
+    page.get_by_text("What did Rhodes say about Ukraine?").first.wait_for(timeout=30_000)  # example question
 
     ask(page, "What did Rhodes say about Ukraine?", 1)
     answer = page.locator("#chat .answer").last
