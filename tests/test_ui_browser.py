@@ -510,3 +510,61 @@ def test_browser_upload_progress_has_its_own_place_and_counts_files(tmp_path):
             pg.wait_for_function("() => /Added/.test(document.querySelector('#ingest-report').innerText)", timeout=20_000)
     finally:
         demo.close()
+
+
+# --- removing an article from the Library tab: a real store on disk, the real answer path ---------
+
+
+@pytest.mark.slow
+def test_browser_removing_the_seed_article_empties_the_table_and_the_chat_stops_citing_it(tmp_path):
+    from conftest import FakeEmbeddings, answer_params, retrieval_params
+    from fake_store import SEED
+    from ingest.pipeline import ingest_paths
+    from rag.chain import Answerer
+    from rag.retrieval import HybridRetriever
+    from rag.settings import load_settings
+    from rag.store import Store
+    from ui.app import build_app, launch_options
+    from ui.backend import ChatBackend
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(store=tmp_path / "store")
+    store = Store.from_settings(settings, FakeEmbeddings())
+    assert ingest_paths([SEED], store, chunk_size=400, chunk_overlap=1, progress=False).added == 1
+    backend = ChatBackend(settings)  # the real backend, over this store and the extractive answerer
+    backend._store = store
+    backend._answerer = Answerer(HybridRetriever(store, retrieval_params(), index_dir=tmp_path / "bm25"), None,
+                                 answer_params())
+    demo = build_app(backend, store_dir=tmp_path / "store")
+    demo.queue(default_concurrency_limit=4)
+    port = free_port()
+    demo.launch(**launch_options(host="127.0.0.1", port=port, max_upload_mb=1), prevent_thread_lock=True, quiet=True)
+    try:
+        with chat_page(f"http://127.0.0.1:{port}/") as pg:
+            ask_and_wait(pg, "What did Rhodes say about Ukraine?")
+            assert pg.locator("#chat .refusal").count() == 0 and pg.locator("#src-1-1").count() == 1
+            pg.get_by_role("tab", name="Library").click()
+            pick = pg.locator(f'#library input.library-pick[value="{SEED.stem}"]')
+            pick.wait_for(timeout=30_000)
+            pick.check()
+            pg.wait_for_timeout(500)  # the tick reaches the server
+            pg.locator("#remove").click()
+            pg.locator("#remove-yes").wait_for(state="visible", timeout=10_000)
+            assert "Remove 1 article" in pg.locator("#remove-ask").inner_text()
+            pg.locator("#remove-yes").click()
+            pg.wait_for_function(
+                "() => /The library is empty/.test(document.querySelector('#library').innerText)", timeout=60_000
+            )
+            assert "Removed 1 article" in pg.locator("#remove-report").inner_text()
+            assert pg.locator("#stats").inner_text().startswith("0 articles")
+            assert not pg.locator("#remove-yes").is_visible()
+            pg.screenshot(path=str(ARTIFACTS / "library-remove.png"), full_page=False)
+            assert store.get_article(SEED.stem) is None
+
+            pg.get_by_role("tab", name="Chat").click()  # the removed article is cited no more:
+            pg.locator("#question textarea").fill("What did Rhodes say about Ukraine?")
+            pg.locator("#ask").click()  # with the library empty, the question is refused as such
+            pg.locator("#chat .error", has_text="The store is empty").wait_for(timeout=60_000)
+            assert pg.locator("#src-2-1").count() == 0 and answers_shown(pg) == 1
+    finally:
+        demo.close()

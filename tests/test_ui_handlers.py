@@ -312,3 +312,44 @@ def test_a_malformed_json_reason_is_shown_whole_with_its_line_and_column(tmp_pat
     bad.write_text('{"text": "never closed', encoding="utf-8")
     shown, _, _ = add_files(Malformed(), [str(bad)], store_dir=tmp_path / "store", max_bytes=1000)
     assert shown.endswith(f"Not added:\n\n- bad.json: {reason}"), shown
+
+
+# --- removing articles from the library -----------------------------------------------------------
+
+
+def test_ticked_ids_are_kept_once_and_only_when_they_are_ids():
+    assert handlers.picked_ids(["a-Ada", "a-Ada", "", 3, None, "a-Bob"]) == ["a-Ada", "a-Bob"]
+    assert handlers.picked_ids(None) == [] and handlers.picked_ids("a-Ada") == []
+
+
+def test_removal_asks_first_naming_each_article_escaped():
+    backend = FakeBackend()
+    backend.get_article = lambda aid: None if aid == "gone" else FakeBackend._article(backend, "<b>Ada</b>")
+    question, ask = handlers.confirm_removal(backend, ["a-Ada", "gone"])
+    assert ask is True and "Remove 2 articles" in question
+    assert "About &lt;b&gt;Ada&lt;/b&gt;" in question and "<b>" not in question and ">gone<" in question
+    assert backend.removed == []  # asking removes nothing
+    question, ask = handlers.confirm_removal(backend, [])
+    assert ask is False and "Tick one or more" in question
+
+
+def test_removing_takes_the_articles_out_and_refreshes_the_figures():
+    backend = FakeBackend()
+    report, stats, names = handlers.remove_articles(backend, ["a-Ada", "a-Gone"])
+    assert backend.removed == ["a-Ada"]
+    assert report == "Removed 1 article (3 chunks).\n\nNo longer in the library: a-Gone"
+    assert stats.startswith("**2** articles") and names == ["Wire", "CNN"]
+    table = handlers.library_table(backend)
+    assert "a-Ada" not in table and 'value="a-Bob"' in table
+
+
+def test_a_removal_that_cannot_write_says_why_and_removes_nothing():
+    backend = FakeBackend()
+
+    def busy(ids, on_wait=None):
+        raise StoreBusy("another ingest is writing to the store at /x")
+
+    backend.remove_articles = busy
+    report, _, _ = handlers.remove_articles(backend, ["a-Ada"])
+    assert report == "Nothing was removed: another ingest is writing to the store at /x"
+    assert handlers.remove_articles(backend, [])[0] == "Tick one or more articles in the table first."

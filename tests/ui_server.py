@@ -58,6 +58,7 @@ class FakeBackend:
         self.delay = delay
         self.calls: list[tuple[str, list, dict | None]] = []
         self.ingested: list[Path] = []
+        self.removed: list[str] = []
         self.lock = threading.Lock()
 
     def _article(self, name: str) -> Article:
@@ -99,7 +100,16 @@ class FakeBackend:
                            n_chunks=3, quoted=(("Ada Lovelace", 2),)),
             ArticleSummary(id="a-Bob", title="About Bob", source="CNN", url=None, published=None, n_chunks=2),
         ]
+        articles = [a for a in articles if a.id not in self.removed]
         return ArticleListing(articles=articles[:limit], total=len(articles))
+
+    def remove_articles(self, ids, on_wait=None):
+        from rag.store import Removal
+
+        held = {a.id for a in self.list_articles().articles}
+        removed = [i for i in ids if i in held]
+        self.removed += removed
+        return Removal(removed=removed, unknown=[i for i in ids if i not in held], chunks_removed=3 * len(removed))
 
     def ingest(self, paths, on_event=None):
         report = IngestReport()

@@ -60,6 +60,12 @@ VIEWER_JS = """watch('value', () => {
 element.addEventListener('click', (event) => {
   if (event.target.closest('.viewer-close')) props.value = '';
 });"""
+# ticking articles in the library table tells the server which ones "Remove selected" removes
+LIBRARY_JS = """element.addEventListener('change', (event) => {
+  if (!event.target.closest('.library-pick')) return;
+  const ids = [...element.querySelectorAll('.library-pick:checked')].map((box) => box.value);
+  trigger('pick', {ids: ids});
+});"""
 
 
 def _kept(value: Any) -> Any:
@@ -153,8 +159,19 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         stats, names = handlers.stats_and_sources(backend)
         return stats, gr.update(choices=names), gr.update(choices=names)
 
-    def library() -> str:
-        return handlers.library_table(backend)
+    def library() -> tuple:
+        return handlers.library_table(backend), []  # the table drawn anew: nothing ticked
+
+    def pick(evt: gr.EventData) -> list[str]:
+        return handlers.picked_ids((evt._data or {}).get("ids"))
+
+    def ask_removal(ids: list[str]) -> tuple:
+        question, ask = handlers.confirm_removal(backend, ids)
+        return question, gr.update(visible=ask)
+
+    def remove(ids: list[str], progress: gr.Progress = gr.Progress()) -> tuple:
+        report, stats, names = handlers.remove_articles(backend, ids, progress=progress)
+        return report, "", gr.update(visible=False), stats, gr.update(choices=names), gr.update(choices=names)
 
     def add_files(uploads: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
         report, stats, names = handlers.add_files(
@@ -214,7 +231,14 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             with gr.Row(equal_height=True):
                 stats_md = gr.Markdown(elem_id="stats")
                 refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100)
-            library_table = gr.HTML(elem_id="library")
+            library_table = gr.HTML(elem_id="library", js_on_load=LIBRARY_JS)
+            picked = gr.State([])  # the ids ticked in the table
+            remove_btn = gr.Button("Remove selected…", size="sm", variant="secondary", elem_id="remove")
+            remove_ask = gr.HTML(elem_id="remove-ask")
+            with gr.Row(visible=False, elem_id="remove-confirm") as remove_confirm:
+                confirm_btn = gr.Button("Remove", variant="stop", size="sm", elem_id="remove-yes")
+                cancel_btn = gr.Button("Cancel", size="sm", elem_id="remove-no")
+            remove_report = gr.Markdown(elem_id="remove-report")
             gr.Markdown("#### Add articles\nFiles `ingest` reads: " + " ".join(ACCEPTED_EXTENSIONS))
             upload = gr.File(
                 file_count="multiple", file_types=list(ACCEPTED_EXTENSIONS), type="filepath",
@@ -255,10 +279,20 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter, chat_sources],
                       concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
                       show_progress_on=[ingest_report],  # under the button, not over the filters
-                      ).then(library, None, [library_table], api_visibility="private")
+                      ).then(library, None, [library_table, picked], api_visibility="private")
+        library_table.pick(pick, None, [picked], queue=False, api_visibility="private")
+        remove_btn.click(ask_removal, [picked], [remove_ask, remove_confirm], queue=False, api_visibility="private")
+        cancel_btn.click(lambda: ("", gr.update(visible=False)), None, [remove_ask, remove_confirm],
+                         queue=False, api_visibility="private")
+        # a removal writes to the store like an upload: on the uploads' worker, one at a time
+        confirm_btn.click(remove, [picked], [remove_report, remove_ask, remove_confirm, stats_md, source_filter,
+                                             chat_sources],
+                          concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
+                          show_progress_on=[remove_report],
+                          ).then(library, None, [library_table, picked], api_visibility="private")
         for trigger in (refresh.click, demo.load):
             trigger(stats_and_sources, None, [stats_md, source_filter, chat_sources], api_visibility="private",
-                    ).then(library, None, [library_table], api_visibility="private")
+                    ).then(library, None, [library_table, picked], api_visibility="private")
         # today in the reader's browser (not the day the server started), set as the page loads
         demo.load(None, None, [as_of], js=TODAY_JS, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)

@@ -1,7 +1,7 @@
 """What the chat calls: ``rag`` for answers, the store for articles and figures, ``ingest`` for uploads.
 
 ``ChatBackend`` only adapts those packages to the UI (one loaded pipeline for every session); tests
-give the app a fake with the same five methods.
+give the app a fake with the same six methods.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rag.types import Answer, Article, Stage
 
 
 class Backend(Protocol):
-    """The five things the chat needs."""
+    """The six things the chat needs."""
 
     def stream(
         self, question: str, history: list[dict], filters: dict | None, as_of: str | None = None
@@ -28,6 +28,8 @@ class Backend(Protocol):
     def list_articles(self, limit: int | None = None) -> Any: ...
 
     def ingest(self, paths: list[Path], on_event: Callable[..., None] | None = None) -> Any: ...
+
+    def remove_articles(self, ids: list[str], on_wait: Callable[[str], None] | None = None) -> Any: ...
 
 
 class ChatBackend:
@@ -127,3 +129,16 @@ class ChatBackend:
             on_event=on_event,
             **extra,
         )
+
+    def remove_articles(self, ids: list[str], on_wait: Callable[[str], None] | None = None) -> Any:
+        """Remove articles and all their chunks (``Store.remove_articles``, as ``rag.remove`` does),
+        under the store's write lock; the answerer shares this store and follows its revision.
+
+        Args:
+            ids: article ids.
+            on_wait: called once with a message when another writer holds the store.
+
+        Returns:
+            A ``rag.store.Removal``.
+        """
+        return self.store.remove_articles(ids, wait=True, on_wait=on_wait)

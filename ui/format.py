@@ -323,12 +323,18 @@ def format_stats(stats: dict) -> str:
 
 
 def _library_row(article: ArticleSummary) -> str:
-    """One row of the library table: date, title (linked when it has a web address), source, quoted."""
+    """One row of the library table: a box to select it (for removal), date, title (linked when it
+    has a web address), source, quoted."""
     title = html.escape(article.title or article.id)
+    pick = (
+        f'<input type="checkbox" class="library-pick" value="{html.escape(article.id, quote=True)}" '
+        f'aria-label="Select {html.escape(article.title or article.id, quote=True)}">'
+    )
     url = _safe_url(article.url)
     if url:
         title = _external_link(url, title)
     cells = (
+        pick,
         html.escape(article.published or "undated"),
         f'{title}<div class="library-id">{html.escape(article.id)}</div>',
         html.escape(article.source or ""),
@@ -353,7 +359,7 @@ def format_library(articles: Sequence[ArticleSummary], total: int) -> str:
         count = f"The newest {len(articles):,} of {total:,} articles."
     else:
         count = f"{total:,} article{'s' * (total != 1)}, newest first."
-    head = "".join(f"<th>{name}</th>" for name in ("Date", "Title", "Source", "Quoted"))
+    head = "".join(f"<th>{name}</th>" for name in ("", "Date", "Title", "Source", "Quoted"))
     rows = "".join(_library_row(a) for a in articles)
     return (
         f'<div class="library-count">{count}</div>'

@@ -560,3 +560,63 @@ def add_files(
     if problems:
         report_lines.append("Not added:\n\n" + "\n".join(f"- {html.escape(p)}" for p in problems))
     return "\n\n".join(report_lines), *stats_and_sources(backend)
+
+
+def picked_ids(value: Any) -> list[str]:
+    """The article ids ticked in the library table, as the page's script sends them (each once,
+    anything that is not a non-empty string dropped)."""
+    items = value if isinstance(value, list) else []
+    return list(dict.fromkeys(v for v in items if isinstance(v, str) and v))
+
+
+def confirm_removal(backend: Backend, ids: list[str] | None) -> tuple[str, bool]:
+    """The question asked before removing the ticked articles, naming each one.
+
+    Args:
+        backend: the stored articles (``Backend.get_article``), for their titles.
+        ids: the ticked article ids.
+
+    Returns:
+        ``(html, ask)``: the question (or, with nothing ticked, what to do first) and whether to
+        show the confirm and cancel buttons.
+    """
+    ids = picked_ids(ids)
+    if not ids:
+        return '<div class="note">Tick one or more articles in the table first.</div>', False
+    names = []
+    for aid in ids:
+        article = backend.get_article(aid)
+        names.append(f"<li>{html.escape((article.title if article else '') or aid)} "
+                     f'<span class="library-id">{html.escape(aid)}</span></li>')
+    return (
+        f'<div class="remove-ask">Remove {counted(len(ids), "article")} from the library, with all '
+        f"{'its' if len(ids) == 1 else 'their'} passages? The chat stops citing "
+        f"{'it' if len(ids) == 1 else 'them'}.<ul>{''.join(names)}</ul></div>"
+    ), True
+
+
+def remove_articles(
+    backend: Backend, ids: list[str] | None, progress: Progress = lambda *a, **k: None
+) -> tuple[str, str, list[str]]:
+    """Remove the ticked articles from the store (``Backend.remove_articles``, under its write lock).
+
+    Args:
+        backend: the store.
+        ids: the article ids to remove.
+        progress: told when the removal waits for another writer.
+
+    Returns:
+        ``(report_markdown, stats_markdown, source_names)``: what was removed (and ids no longer
+        stored), or why nothing was.
+    """
+    ids = picked_ids(ids)
+    if not ids:
+        return "Tick one or more articles in the table first.", *stats_and_sources(backend)
+    try:
+        removal = backend.remove_articles(ids, on_wait=lambda message: progress(None, desc=message))
+    except NewsragError as err:
+        return f"Nothing was removed: {html.escape(str(err))}", *stats_and_sources(backend)
+    lines = [f"{removal.summary().capitalize()}."]
+    if removal.unknown:
+        lines.append("No longer in the library: " + html.escape(", ".join(removal.unknown)))
+    return "\n\n".join(lines), *stats_and_sources(backend)
