@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,24 @@ def test_store_upload_copies_under_store_uploads(tmp_path):
     with pytest.raises(UploadRejected, match="limit"):
         store_upload(src, "big.txt", store, max_bytes=5)
     assert sorted(p.name for p in Path(store, "uploads").iterdir()) == [out.name]
+
+
+def test_sources_say_where_else_a_near_duplicate_article_was_found_escaped_and_linked_only_over_http():
+    from rag.store import Origin
+
+    copies = [
+        Origin(id="c1", url="https://wire.example/ada?a=1&b=2", source="Wire"),
+        Origin(id="c2", path="/data/in/<b>copy.txt", source="<i>Gazette</i>"),
+        Origin(id="c3", url="javascript:alert(1)", path="C:\\news\\evil.html"),
+        Origin(id="<x>"),
+    ]
+    panel = format_sources([answer()], lambda _id: article(), lambda _id: copies)
+    (line,) = re.findall(r'<div class="source-also">.*?</div>', panel)
+    assert line == (
+        '<div class="source-also">also in: <a href="https://wire.example/ada?a=1&amp;b=2" target="_blank" '
+        'rel="noopener noreferrer">https://wire.example/ada?a=1&amp;b=2</a> (Wire); '
+        "&lt;b&gt;copy.txt (&lt;i&gt;Gazette&lt;/i&gt;); evil.html; &lt;x&gt;</div>"
+    )
+    assert "javascript:" not in panel
+    assert "source-also" not in format_sources([answer()], lambda _id: article(), lambda _id: [])
+    assert "source-also" not in format_sources([answer()], lambda _id: article())

@@ -89,6 +89,9 @@ class FakeBackend:
     def get_article(self, article_id):
         return self._article(article_id.removeprefix("a-"))
 
+    def also_in(self, article_id):
+        return []
+
     def stats(self):
         return {"articles": 2, "chunks": 5, "last_ingest": "2026-11-28T08:00:00", "sources": ["Wire", "CNN"]}
 

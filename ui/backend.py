@@ -1,7 +1,7 @@
 """What the chat calls: ``rag`` for answers, the store for articles and figures, ``ingest`` for uploads.
 
 ``ChatBackend`` only adapts those packages to the UI (one loaded pipeline for every session); tests
-give the app a fake with the same six methods.
+give the app a fake with the same seven methods.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from rag.types import Answer, Article, Stage
 
 
 class Backend(Protocol):
-    """The six things the chat needs."""
+    """The seven things the chat needs."""
 
     def stream(
         self, question: str, history: list[dict], filters: dict | None, as_of: str | None = None
     ) -> Iterator[str | Stage | Answer]: ...
 
     def get_article(self, article_id: str) -> Article | None: ...
+
+    def also_in(self, article_id: str) -> list[Any]: ...
 
     def stats(self) -> dict[str, Any]: ...
 
@@ -89,6 +91,10 @@ class ChatBackend:
     def get_article(self, article_id: str) -> Article | None:
         """The stored article, for showing a quote in its paragraph (None when missing)."""
         return self.store.get_article(article_id)
+
+    def also_in(self, article_id: str) -> list[Any]:
+        """The other copies of a stored article found at ingest, as ``rag.store.Origin`` (``Store.also_in``)."""
+        return self.store.also_in(article_id)
 
     def stats(self) -> dict[str, Any]:
         """``{"articles", "chunks", "last_ingest", "sources"}`` of the collection."""

@@ -16,7 +16,7 @@ from rag.types import Answer, Article, Citation, Filters, Stage
 from ui.export import answer_markdown
 
 if TYPE_CHECKING:
-    from rag.store import ArticleSummary
+    from rag.store import ArticleSummary, Origin
 
 CONTEXT_CHARS = 360  # at most this much paragraph text shown on each side of a quote
 
@@ -248,13 +248,40 @@ def _external_link(url: str, label: str) -> str:
     return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
 
 
-def format_source(citation: Citation, article: Article | None, turn: int) -> str:
-    """One entry of the sources panel: number, title, date, source, link, quote in context.
+def _origin_html(origin: Origin) -> str:
+    """One other copy of an article: its web address (http/https only, linked), else its file's
+    name, else its id; then its publisher in brackets. Escaped."""
+    url = _safe_url(origin.url)
+    if url:
+        where = _external_link(url, html.escape(url))
+    else:
+        where = html.escape((re.split(r"[\\/]", origin.path)[-1] if origin.path else "") or origin.id)
+    return f"{where} ({html.escape(origin.source)})" if origin.source else where
+
+
+def format_also_in(origins: Sequence[Origin]) -> str:
+    """The line naming the other copies of an article stored once (near-duplicates): ``also in: …``.
+
+    Args:
+        origins: the copies (``Store.also_in``).
+
+    Returns:
+        HTML (every piece escaped, only http/https linked), or "" when there are none.
+    """
+    if not origins:
+        return ""
+    return f'<div class="source-also">also in: {"; ".join(_origin_html(o) for o in origins)}</div>'
+
+
+def format_source(citation: Citation, article: Article | None, turn: int, also_in: Sequence[Origin] = ()) -> str:
+    """One entry of the sources panel: number, title, date, source, link, the article's other
+    copies (``also in: …``), quote in context.
 
     Args:
         citation: the citation to show.
         article: its stored article (for the surrounding paragraph), or None.
         turn: answer number, for the anchor id.
+        also_in: the other copies of the article found at ingest.
 
     Returns:
         HTML of the entry, with ``id`` equal to ``source_anchor(turn, citation.n)``.
@@ -268,20 +295,23 @@ def format_source(citation: Citation, article: Article | None, turn: int) -> str
         f'<div class="source" id="{source_anchor(turn, citation.n)}">'
         f'<div class="source-head"><span class="source-n">[{citation.n}]</span> '
         f'<span class="source-title">{title}</span></div>'
-        f'<div class="source-meta">{" · ".join(meta) or "undated"}{link}</div>'
+        f'<div class="source-meta">{" · ".join(meta) or "undated"}{link}</div>{format_also_in(also_in)}'
         f'{said}<blockquote class="source-quote">{citation_context(citation, article)}</blockquote>'
         "</div>"
     )
 
 
 def format_sources(
-    turns: list[Answer], get_article: Callable[[str], Article | None]
+    turns: list[Answer],
+    get_article: Callable[[str], Article | None],
+    also_in: Callable[[str], Sequence[Origin]] | None = None,
 ) -> str:
     """The sources panel: the citations of every answer in the chat, newest answer first.
 
     Args:
         turns: the chat's answers in order (answer ``i`` is turn ``i + 1``).
         get_article: looks up a stored article by id (None when missing).
+        also_in: the other copies of a stored article by id (``Store.also_in``); None: not shown.
 
     Returns:
         HTML of the whole panel.
@@ -290,13 +320,15 @@ def format_sources(
         return '<div class="sources-empty">Sources of each answer appear here.</div>'
     blocks: list[str] = []
     cache: dict[str, Article | None] = {}
+    copies: dict[str, Sequence[Origin]] = {}
     for turn in range(len(turns), 0, -1):
         answer = turns[turn - 1]
         entries: list[str] = []
         for c in sorted(answer.citations, key=lambda c: c.n):
             if c.article_id not in cache:
                 cache[c.article_id] = get_article(c.article_id)
-            entries.append(format_source(c, cache[c.article_id], turn))
+                copies[c.article_id] = also_in(c.article_id) if also_in else ()
+            entries.append(format_source(c, cache[c.article_id], turn, copies[c.article_id]))
         body = "".join(entries) or '<div class="sources-none">No sources: the articles don\'t say.</div>'
         blocks.append(
             f'<section class="turn-sources" data-turn="{turn}">'

@@ -337,7 +337,7 @@ def answer(
     ]
     chat[-1] = {"role": "assistant", "content": format_answer(final, len(turns))}
     session = {"turns": turns, "history": history, "pending": None}
-    yield chat, format_sources(turns, backend.get_article), session, True
+    yield chat, format_sources(turns, backend.get_article, backend.also_in), session, True
 
 
 def stopped(chat: list) -> tuple[list, bool]:
