@@ -546,6 +546,14 @@ def test_browser_removing_the_seed_article_empties_the_table_and_the_chat_stops_
             pg.get_by_role("tab", name="Library").click()
             pick = pg.locator(f'#library input.library-pick[value="{SEED.stem}"]')
             pick.wait_for(timeout=30_000)
+            type_into(pg, "#library-search", "goulash")  # searched in the store, by title and source words
+            pg.locator("#library .library-empty", has_text="No article matches “goulash”").wait_for(timeout=10_000)
+            type_into(pg, "#library-search", "putin")
+            pg.get_by_label("Oldest first").check()
+            pg.locator("#library .library-count", has_text="matching “putin”, oldest first").wait_for(timeout=10_000)
+            type_into(pg, "#library-search", " ")
+            pg.get_by_label("Newest first").check()
+            pg.locator("#library .library-count", has_text="1 article, newest first").wait_for(timeout=10_000)
             pick.check()
             pg.wait_for_timeout(500)  # the tick reaches the server
             pg.locator("#remove").click()

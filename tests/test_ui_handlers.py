@@ -353,3 +353,65 @@ def test_a_removal_that_cannot_write_says_why_and_removes_nothing():
     report, _, _ = handlers.remove_articles(backend, ["a-Ada"])
     assert report == "Nothing was removed: another ingest is writing to the store at /x"
     assert handlers.remove_articles(backend, [])[0] == "Tick one or more articles in the table first."
+
+
+# --- searching and ordering the library table -----------------------------------------------------
+
+
+class Listed(FakeBackend):
+    """Three articles, and the arguments of each listing asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked = []
+
+    def list_articles(self, search=None, limit=None):
+        from rag.store import ArticleListing, ArticleSummary
+
+        self.asked.append((search, limit))
+        articles = [
+            ArticleSummary(id="c", title="Zebra <crossing>", source="CNN", url=None, published="2014-11-12", n_chunks=1),
+            ArticleSummary(id="a", title="apple harvest", source="Wire", url=None, published="2013-01-01", n_chunks=1),
+            ArticleSummary(id="b", title="Budget", source="CNN", url=None, published=None, n_chunks=1),
+        ]
+        words = (search or "").casefold().split()
+        articles = [a for a in articles if all(w in f"{a.title} {a.source}".casefold() for w in words)]
+        return ArticleListing(articles=articles[:limit], total=len(articles))
+
+
+def _titles(table: str) -> list[str]:
+    import re
+
+    return re.findall(r'aria-label="Select ([^"]*)"', table)
+
+
+@pytest.mark.parametrize("sort, order, line", [
+    ("newest", ["Zebra &lt;crossing&gt;", "apple harvest", "Budget"], "3 articles, newest first."),
+    ("oldest", ["apple harvest", "Zebra &lt;crossing&gt;", "Budget"], "3 articles, oldest first."),
+    ("title", ["apple harvest", "Budget", "Zebra &lt;crossing&gt;"], "3 articles, by title."),
+    ("nonsense", ["Zebra &lt;crossing&gt;", "apple harvest", "Budget"], "3 articles, newest first."),
+])
+def test_the_library_table_is_ordered_as_asked(sort, order, line):
+    backend = Listed()
+    table = handlers.library_table(backend, "", sort)
+    assert _titles(table) == order and f'<div class="library-count">{line}</div>' in table
+    # newest first is the store's own order, cut by the store; the others are ordered here, over all
+    assert backend.asked == [(None, handlers.LIBRARY_ROWS if sort in ("newest", "nonsense") else None)]
+
+
+def test_the_library_search_goes_to_the_store_and_is_named_escaped():
+    backend = Listed()
+    table = handlers.library_table(backend, "  cnn  ", "title")
+    assert backend.asked == [("cnn", None)] and _titles(table) == ["Budget", "Zebra &lt;crossing&gt;"]
+    assert "2 articles matching “cnn”, by title." in table
+    assert handlers.library_table(backend, "<b>nothing</b>", "newest") == (
+        '<div class="library-empty">No article matches “&lt;b&gt;nothing&lt;/b&gt;”.</div>'
+    )
+
+
+def test_a_cut_library_table_says_which_rows_it_shows(monkeypatch):
+    monkeypatch.setattr(handlers, "LIBRARY_ROWS", 2)
+    assert "The oldest 2 of 3 articles." in handlers.library_table(Listed(), "", "oldest")
+    assert "The first 2 by title of 3 articles." in handlers.library_table(Listed(), "", "title")
+    monkeypatch.setattr(handlers, "LIBRARY_ROWS", 1)
+    assert "The newest 1 of 2 articles matching “cnn”." in handlers.library_table(Listed(), "cnn", "newest")

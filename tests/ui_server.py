@@ -95,7 +95,7 @@ class FakeBackend:
     def stats(self):
         return {"articles": 2, "chunks": 5, "last_ingest": "2026-11-28T08:00:00", "sources": ["Wire", "CNN"]}
 
-    def list_articles(self, limit=None):
+    def list_articles(self, search=None, limit=None):
         from rag.store import ArticleListing, ArticleSummary
 
         articles = [
@@ -103,7 +103,9 @@ class FakeBackend:
                            n_chunks=3, quoted=(("Ada Lovelace", 2),)),
             ArticleSummary(id="a-Bob", title="About Bob", source="CNN", url=None, published=None, n_chunks=2),
         ]
-        articles = [a for a in articles if a.id not in self.removed]
+        words = (search or "").casefold().split()
+        articles = [a for a in articles if a.id not in self.removed
+                    and all(w in f"{a.title} {a.source or ''}".casefold() for w in words)]
         return ArticleListing(articles=articles[:limit], total=len(articles))
 
     def remove_articles(self, ids, on_wait=None):

@@ -18,7 +18,7 @@ import gradio as gr
 
 from ui import handlers
 from ui.backend import Backend
-from ui.format import format_sources
+from ui.format import LIBRARY_SORTS, format_sources
 from ui.handlers import new_session
 from ui.uploads import ACCEPTED_EXTENSIONS
 
@@ -159,8 +159,8 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         stats, names = handlers.stats_and_sources(backend)
         return stats, gr.update(choices=names), gr.update(choices=names)
 
-    def library() -> tuple:
-        return handlers.library_table(backend), []  # the table drawn anew: nothing ticked
+    def library(search: str, sort: str) -> tuple:
+        return handlers.library_table(backend, search, sort), []  # the table drawn anew: nothing ticked
 
     def pick(evt: gr.EventData) -> list[str]:
         return handlers.picked_ids((evt._data or {}).get("ids"))
@@ -231,6 +231,15 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             with gr.Row(equal_height=True):
                 stats_md = gr.Markdown(elem_id="stats")
                 refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100)
+            with gr.Row(equal_height=True):
+                library_search = gr.Textbox(
+                    label="Search titles and sources", placeholder="words, e.g. obama cnn", max_lines=1, scale=3,
+                    elem_id="library-search",
+                )
+                library_sort = gr.Radio(
+                    [(label.capitalize(), key) for key, label in LIBRARY_SORTS.items()], value="newest",
+                    label="Order", scale=2, elem_id="library-sort",
+                )
             library_table = gr.HTML(elem_id="library", js_on_load=LIBRARY_JS)
             picked = gr.State([])  # the ids ticked in the table
             remove_btn = gr.Button("Remove selected…", size="sm", variant="secondary", elem_id="remove")
@@ -251,6 +260,7 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
             library_filters = gr.Markdown(handlers.filters_line([], "", ""), elem_id="library-filters")
 
         # --- events ----------------------------------------------------------------------------
+        listing = [library_search, library_sort]  # what the library table shows, and in what order
         chat_side, library_side = [chat_sources, chat_from, chat_to], [source_filter, date_from, date_to]
         for side, other in ((chat_side, library_side), (library_side, chat_side)):
             for control in [as_of, *side] if side is chat_side else side:
@@ -279,7 +289,9 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         add_btn.click(add_files, [upload], [ingest_report, stats_md, source_filter, chat_sources],
                       concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
                       show_progress_on=[ingest_report],  # under the button, not over the filters
-                      ).then(library, None, [library_table, picked], api_visibility="private")
+                      ).then(library, listing, [library_table, picked], api_visibility="private")
+        for control in (library_search.input, library_sort.change):
+            control(library, listing, [library_table, picked], trigger_mode="always_last", api_visibility="private")
         library_table.pick(pick, None, [picked], queue=False, api_visibility="private")
         remove_btn.click(ask_removal, [picked], [remove_ask, remove_confirm], queue=False, api_visibility="private")
         cancel_btn.click(lambda: ("", gr.update(visible=False)), None, [remove_ask, remove_confirm],
@@ -289,10 +301,10 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                                              chat_sources],
                           concurrency_limit=1, concurrency_id=INGEST_QUEUE, api_visibility="private",
                           show_progress_on=[remove_report],
-                          ).then(library, None, [library_table, picked], api_visibility="private")
+                          ).then(library, listing, [library_table, picked], api_visibility="private")
         for trigger in (refresh.click, demo.load):
             trigger(stats_and_sources, None, [stats_md, source_filter, chat_sources], api_visibility="private",
-                    ).then(library, None, [library_table, picked], api_visibility="private")
+                    ).then(library, listing, [library_table, picked], api_visibility="private")
         # today in the reader's browser (not the day the server started), set as the page loads
         demo.load(None, None, [as_of], js=TODAY_JS, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)

@@ -27,7 +27,7 @@ class Backend(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
 
-    def list_articles(self, limit: int | None = None) -> Any: ...
+    def list_articles(self, search: str | None = None, limit: int | None = None) -> Any: ...
 
     def ingest(self, paths: list[Path], on_event: Callable[..., None] | None = None) -> Any: ...
 
@@ -100,16 +100,17 @@ class ChatBackend:
         """``{"articles", "chunks", "last_ingest", "sources"}`` of the collection."""
         return self.store.stats()
 
-    def list_articles(self, limit: int | None = None) -> Any:
+    def list_articles(self, search: str | None = None, limit: int | None = None) -> Any:
         """The library's articles, newest first, with who is quoted (``Store.list_articles``).
 
         Args:
+            search: keep articles whose title or source holds every word of it (None: all).
             limit: at most this many articles (None: all).
 
         Returns:
             A ``rag.store.ArticleListing`` (the articles kept and how many there are).
         """
-        return self.store.list_articles(limit=limit)
+        return self.store.list_articles(search, limit=limit)
 
     def ingest(self, paths: list[Path], on_event: Callable[..., None] | None = None) -> Any:
         """Ingest files into the store (``ingest.pipeline.ingest_paths``).

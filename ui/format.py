@@ -375,22 +375,35 @@ def _library_row(article: ArticleSummary) -> str:
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
-def format_library(articles: Sequence[ArticleSummary], total: int) -> str:
-    """The Library tab's table of articles: date, title, source and who is quoted, newest first.
+LIBRARY_SORTS = {"newest": "newest first", "oldest": "oldest first", "title": "by title"}
+"""The library table's orders, by the name the page sends: how the count line says it."""
+_CUT = {"newest": "The newest {shown:,} of {total:,} {what}.", "oldest": "The oldest {shown:,} of {total:,} {what}.",
+        "title": "The first {shown:,} by title of {total:,} {what}."}
+
+
+def format_library(articles: Sequence[ArticleSummary], total: int, sort: str = "newest", search: str = "") -> str:
+    """The Library tab's table of articles: date, title, source and who is quoted.
 
     Args:
-        articles: the articles to show (``Store.list_articles``), newest first.
-        total: how many articles the library holds (more than shown when the list was cut).
+        articles: the articles to show (``Store.list_articles``), in ``sort`` order.
+        total: how many articles matched (more than shown when the list was cut).
+        sort: their order, a key of ``LIBRARY_SORTS``.
+        search: the words they were searched by ("" when none), named in the count line.
 
     Returns:
-        HTML: a line saying how many articles are shown, then the table.
+        HTML: a line saying how many articles are shown and in what order, then the table.
     """
+    search = " ".join(search.split())
+    matching = f" matching “{html.escape(search)}”" if search else ""
     if not total:
+        if search:
+            return f'<div class="library-empty">No article matches “{html.escape(search)}”.</div>'
         return '<div class="library-empty">The library is empty: add articles below.</div>'
+    what = f"article{'s' * (total != 1)}{matching}"
     if len(articles) < total:
-        count = f"The newest {len(articles):,} of {total:,} articles."
+        count = _CUT.get(sort, _CUT["newest"]).format(shown=len(articles), total=total, what=what)
     else:
-        count = f"{total:,} article{'s' * (total != 1)}, newest first."
+        count = f"{total:,} {what}, {LIBRARY_SORTS.get(sort, LIBRARY_SORTS['newest'])}."
     head = "".join(f"<th>{name}</th>" for name in ("", "Date", "Title", "Source", "Quoted"))
     rows = "".join(_library_row(a) for a in articles)
     return (

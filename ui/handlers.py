@@ -24,7 +24,7 @@ from rag.types import Answer, Stage, content_hash
 from ui.backend import Backend
 from ui.export import conversation_json, conversation_markdown
 from ui.format import (
-    describe_filters, format_answer, format_article, format_library, format_sources, format_stage, format_stats,
+    LIBRARY_SORTS, describe_filters, format_answer, format_article, format_library, format_sources, format_stage, format_stats,
     format_streaming,
 )
 from ui.uploads import UploadRejected, store_upload
@@ -461,17 +461,38 @@ def stats_and_sources(backend: Backend) -> tuple[str, list[str]]:
     return format_stats(stats), list(stats.get("sources") or [])
 
 
-def library_table(backend: Backend) -> str:
-    """The Library's table of articles: the newest ``LIBRARY_ROWS``, with who is quoted in each.
+def sorted_articles(articles: list[Any], sort: str) -> list[Any]:
+    """Library articles (``ArticleSummary``) in the order named: ``newest`` (as the store lists
+    them), ``oldest`` (undated last), or ``title`` (case aside); ties by title, then id."""
+    by_title = sorted(articles, key=lambda a: ((a.title or "").casefold(), a.id))
+    if sort == "title":
+        return by_title
+    if sort == "oldest":
+        return sorted(by_title, key=lambda a: (not a.published, a.published or ""))
+    return list(articles)
+
+
+def library_table(backend: Backend, search: str | None = "", sort: str | None = "newest") -> str:
+    """The Library's table of articles: the first ``LIBRARY_ROWS`` in the order asked, with who is
+    quoted in each; searched by title and source words like ``newsrag articles SEARCH``.
 
     Args:
         backend: the store's articles (``Backend.list_articles``).
+        search: keep articles whose title or source holds every word ("" or None: all).
+        sort: ``newest`` first (the store's order), ``oldest`` first, or by ``title``.
 
     Returns:
-        HTML of the table, with how many articles there are in all.
+        HTML of the table, with how many articles matched in all.
     """
-    listing = backend.list_articles(limit=LIBRARY_ROWS)
-    return format_library(listing.articles, listing.total)
+    sort = sort if sort in LIBRARY_SORTS else "newest"
+    search = (search or "").strip()
+    if sort == "newest":  # the store's own order: it keeps only the rows shown
+        listing = backend.list_articles(search=search or None, limit=LIBRARY_ROWS)
+        articles = listing.articles
+    else:
+        listing = backend.list_articles(search=search or None, limit=None)
+        articles = sorted_articles(listing.articles, sort)[:LIBRARY_ROWS]
+    return format_library(articles, listing.total, sort, search)
 
 
 def counted(n: int, word: str) -> str:
