@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,17 @@ CHUNK_SIZE = 200  # small chunks: > 1,000 vectors per writer, past the point whe
 TOPICS = ["harbour", "railway", "election", "vaccine", "drought", "satellite", "museum", "tariff",
           "glacier", "orchestra", "refinery", "marathon", "library", "wildfire", "bridge", "startup"]
 PEOPLE = ["Alvarez", "Brennan", "Chowdhury", "Dubois", "Eriksen", "Fujimoto", "Gallagher", "Haddad"]
+
+
+_SYLLABLES = ["ka", "lo", "mer", "ti", "sun", "ba", "rel", "do", "vin", "ash", "po", "quen", "ri", "tal", "em", "gor"]
+
+
+def _filler(seed: str, n_words: int = 120) -> str:
+    """Sentences of made-up words, different for each seed, so that no two articles of the corpus
+    are near-duplicates of each other (ingest stores near-duplicates once)."""
+    rng = random.Random(seed)
+    words = ["".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))) for _ in range(n_words)]
+    return " ".join(" ".join(words[k:k + 12]).capitalize() + "." for k in range(0, n_words, 12))
 
 
 def write_corpus(path: Path, tag: str) -> None:
@@ -48,6 +60,7 @@ def write_corpus(path: Path, tag: str) -> None:
                 f"Officials expect the first phase of work on the {topic} to begin in {2030 + i % 5}. "
                 f"{person} added that further hearings on project {tag}{i} are planned for the autumn.",
             ]
+            paras.append(_filler(f"{tag}{i}"))  # its own wording: templated texts alone are near-duplicates
             record = {"id": f"{tag}-{i:03d}", "title": f"{topic.title()} plan {tag}{i} approved",
                       "text": "\n\n".join(paras), "published": f"2026-11-{i % 28 + 1:02d}", "source": f"Wire {tag}"}
             f.write(json.dumps(record) + "\n")
