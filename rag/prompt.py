@@ -32,7 +32,7 @@ NOT_FOUND = "NOT IN ARTICLES"
 ANSWER_SYSTEM = (
     "You answer questions about the news using only the numbered passages in the user's message.\n"
     "Rules:\n"
-    "1. Answer in one or two plain, short sentences; never mention the passages.\n"
+    "1. Answer in one or two short sentences.\n"
     "2. End each sentence with the number of the passage it comes from in square brackets.\n"
     "3. Use only facts stated in the passages. Never use your own knowledge.\n"
     f"4. Reply exactly {NOT_FOUND} only if the passages are about something else entirely.\n"
