@@ -293,12 +293,23 @@ def about(topic: str, text: str, threshold: float) -> bool:
     return not asked or len(asked & set(content_words(text))) / len(asked) >= threshold
 
 
-def without_header_dates(answer: str, passages: list[Passage]) -> str:
-    """``answer`` without the passage headers' dates it copied ("Thor: Love and Thunder
-    (2022-07-10) is ..."): the date is the prompt's format, not a claim of the article."""
+_CITED_MENTION = re.compile(
+    r",?\s*\b(?:from|in|according to|per|see)\s+(?:the\s+)?passages?(?=\s*\[\d)", re.IGNORECASE
+)
+_LEADING_MENTION = re.compile(
+    r"(^|[.!?]\s+)(?:according to|from|in) the (?:passages?|context|articles?),\s*(\w)", re.IGNORECASE
+)
+
+
+def without_prompt_format(answer: str, passages: list[Passage]) -> str:
+    """``answer`` without what it copied of the prompt's format rather than of the articles: the
+    passage headers' dates ("Thor: Love and Thunder (2022-07-10) is ...") and mentions of the
+    passages themselves ("... from passage [1]", "According to the passage, ..."); the [n]
+    markers stay."""
     for date in {p.chunk.published for p in passages if p.chunk.published}:
         answer = re.sub(rf"\s*\(\s*{re.escape(date)}\s*\)", "", answer)
-    return answer
+    answer = _CITED_MENTION.sub("", answer)
+    return _LEADING_MENTION.sub(lambda m: m.group(1) + m.group(2).upper(), answer)
 
 
 def best_quote(
@@ -443,7 +454,7 @@ def verify(
     dropped: list[str] = []
     instructed: list[str] = []
     reasons: list[str] = []
-    for claim, cited in claims(without_header_dates(answer, passages)):
+    for claim, cited in claims(without_prompt_format(answer, passages)):
         chosen: list[tuple[int, tuple[int, int]]] = []
         # a bare answer ("15 or 20 minutes") says nothing of what it answers: its passage must
         # also be about the question, so a figure from a passage on something else does not pass

@@ -161,3 +161,17 @@ def test_a_short_claim_that_repeats_the_question_is_about_it_where_the_passage_i
     # a bare figure from a passage about something else is still dropped
     other = _passages_of("Weather", "Temperatures reached 41 degrees on Monday.", "2022-08-15", question)
     assert not verify("41 [1].", other, THRESHOLD, question).citations
+
+
+def test_mentions_of_the_passages_are_not_part_of_the_answer():
+    question = "How many hot dogs did the winner eat?"
+    passages = _passages_of("Hot dog contest", "The champion ate 63 hot dogs and buns in 10 minutes.",
+                            "2022-07-04", question)
+    kept = verify("63 hot dogs and buns in 10 minutes from passage [1].", passages, THRESHOLD, question)
+    assert kept.text == "63 hot dogs and buns in 10 minutes [1]."
+    kept = verify("According to the passage, the champion ate 63 hot dogs [1].", passages, THRESHOLD, question)
+    assert kept.text == "The champion ate 63 hot dogs [1]."
+    # "passage" as a word of the news is left alone
+    assert "passage of" in verify("The passage of the bill took 10 minutes [1].", _passages_of(
+        "Bill", "The passage of the bill took 10 minutes on Monday.", "2022-07-04", "How long did it take?"),
+        THRESHOLD, "How long did it take?").text
