@@ -270,6 +270,7 @@ def _article_json(a) -> dict:
     return {
         "id": a.id, "title": a.title, "source": a.source, "url": a.url, "published": a.published,
         "n_chunks": a.n_chunks, "quoted": [{"speaker": name, "quotations": n} for name, n in a.quoted],
+        "also_in": [{"id": o.id, "path": o.path, "url": o.url, "source": o.source} for o in a.also_in],
     }
 
 
@@ -332,6 +333,8 @@ def _register_articles(app: typer.Typer) -> None:
             return
         for a in listing.articles:
             typer.echo(_article_line(a))
+            if a.also_in:  # near-duplicates stored once with it at ingest
+                typer.echo(f"    also in: {len(a.also_in)} cop{'y' if len(a.also_in) == 1 else 'ies'}")
             if quoted:
                 typer.echo(f"    quoted: {a.quoted_line() or 'nobody'}")
         if not listing.total:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ingest.chunking import chunk_article
 from ingest.pipeline import ingest_paths
-from rag.store import ArticleSummary, Store
+from rag.store import ArticleSummary, Origin, Store
 from rag.types import Article
 from ui.format import format_library
 
@@ -138,6 +138,28 @@ def test_articles_lists_the_seed_with_who_is_quoted(cli, seeded):
     assert obj["articles"][0]["quoted"] == [
         {"speaker": "Ben Rhodes", "quotations": 2}, {"speaker": "Bernadette Meehan", "quotations": 2}
     ]
+
+
+def test_articles_say_which_other_copies_were_stored_with_each(cli, seeded):
+    put(seeded, "new", "Bridge closes", "The bridge closed.", published="2020-01-02", source="Wire")
+    seeded.add_also_in({"new": [Origin(id="bridge-wire", path="/in/bridge.txt", source="Wire"),
+                                Origin(id="bridge-copy", url="https://news.example/bridge")]})
+    store = str(seeded.path)
+    obj = json.loads(cli("--json", "--store", store).stdout)
+    new, seed = obj["articles"]
+    assert new["also_in"] == [
+        {"id": "bridge-wire", "path": "/in/bridge.txt", "url": None, "source": "Wire"},
+        {"id": "bridge-copy", "path": None, "url": "https://news.example/bridge", "source": None},
+    ]
+    assert seed["also_in"] == []
+    assert cli("--store", store).stdout == (
+        "2020-01-02  Wire  Bridge closes  (new)\n"
+        "    also in: 2 copies\n"
+        f"undated     -  Obama, Putin discuss Syria, Iran and Ukraine  ({SEED_ID})\n"
+    )
+    seeded.add_also_in({SEED_ID: [Origin(id="seed-copy")]})
+    lines = cli("--quoted", "putin", "--store", store).stdout.splitlines()
+    assert lines[1:] == ["    also in: 1 copy", "    quoted: Ben Rhodes (2), Bernadette Meehan (2)"]
 
 
 def test_articles_search_and_limit(cli, seeded):
