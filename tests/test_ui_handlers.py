@@ -235,13 +235,30 @@ def test_upload_keeps_good_files_under_generated_names_and_names_the_others(tmp_
     )
     uploads = (store / "uploads").resolve()
     assert len(backend.ingested) == 3 and all(p.parent == uploads for p in backend.ingested)
-    assert report.startswith("Added **2**, updated 0, unchanged 0, duplicate 0, failed 1; chunks added: 2;")
+    assert report.startswith(
+        "Added **2**, updated 0, unchanged 0, duplicate 0, near-duplicate 0, failed 1; chunks added: 2;"
+    )
     assert "- run.sh: not a supported type" in report and "- big.txt: 1.5 MB is over the 1 MB limit" in report
     assert "- empty.md: empty file" in report
     kept = sorted(p.name for p in uploads.iterdir())
     assert len(kept) == 2 and kept[0].startswith("evil-name-") and kept[1].startswith("notes-")
     assert seen[0] == (((0, 3),), {"desc": "Reading 3 files", "unit": "files"})
     assert "**2** articles" in stats and names == ["Wire", "CNN"]
+
+
+def test_the_upload_summary_counts_near_duplicates_as_ingest_does(tmp_path):
+    class NearDuplicates(FakeBackend):
+        def ingest(self, paths, on_event=None):
+            report = super().ingest(paths, on_event)
+            report.added, report.near_duplicate = 1, 1
+            report.near_duplicates.append(("storm", "storm-2024", 0.9))
+            return report
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("Storm\n\nThe storm came.", encoding="utf-8")
+    b.write_text("Storm\n\nThe storm came .", encoding="utf-8")
+    report, _, _ = add_files(NearDuplicates(), [str(a), str(b)], store_dir=tmp_path / "store", max_bytes=1000)
+    assert report.startswith("Added **1**, updated 0, unchanged 0, duplicate 0, near-duplicate 1, failed 0;"), report
 
 
 def test_no_files_chosen():

@@ -575,7 +575,7 @@ def add_files(
         if report is not None:
             report_lines.append(
                 f"Added **{report.added}**, updated {report.updated}, unchanged {report.unchanged}, "
-                f"duplicate {report.duplicate}, failed {len(report.failed)}; "
+                f"duplicate {report.duplicate}, near-duplicate {report.near_duplicate}, failed {len(report.failed)}; "
                 f"chunks added: {report.chunks_added}; {report.seconds:.1f} s."
             )
     if problems:
