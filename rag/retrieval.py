@@ -131,15 +131,14 @@ def recency_prior(published: dt.date | None, as_of: dt.date | None, tau_days: fl
     return math.exp(-max(age, 0) / tau_days)
 
 
+def quoted_by(chunk: Chunk, names: list[str]) -> bool:
+    """Whether ``chunk`` holds a quotation spoken by one of ``names`` (quotations kept at ingest)."""
+    return any(speaker_matches(q.speaker, n) for q in quotes_of_chunk(chunk) for n in names)
+
+
 def _spoken_by(names: list[str], keep: Callable[[Chunk], bool] | None) -> Callable[[Chunk], bool]:
     """A chunk filter: chunks holding a quotation of one of ``names`` (and kept by ``keep``)."""
-
-    def spoken(chunk: Chunk) -> bool:
-        return (keep is None or keep(chunk)) and any(
-            speaker_matches(q.speaker, n) for q in quotes_of_chunk(chunk) for n in names
-        )
-
-    return spoken
+    return lambda chunk: (keep is None or keep(chunk)) and quoted_by(chunk, names)
 
 
 # --- the retriever --------------------------------------------------------------------------------
@@ -310,27 +309,8 @@ class HybridRetriever:
         cosine = {chunk.id: score for chunk, score in dense}
         relevance, signals = relevance_of(query, [(c, cosine.get(c.id, float("nan"))) for c in chunks])
         articles = [c for a in dict.fromkeys(c.article_id for c in chunks) for c in self.lexical().of_article(a)]
-        quoting = self.quoting(chunks, names)
+        have = {c.id for c in chunks}
+        quoting = [c for c in articles if c.id not in have and quoted_by(c, names)] if names else []
         return Retrieval(chunks=chunks, relevance=relevance, signals=signals, quoting=quoting, articles=articles)
 
-    def quoting(self, chunks: list[Chunk], names: list[str]) -> list[Chunk]:
-        """The chunks of ``chunks``' articles, not among them, whose quotations one of ``names`` speaks.
 
-        Args:
-            chunks: the retrieved chunks.
-            names: the people asked about (``asked_speakers``).
-
-        Returns:
-            Chunks in order of their article's first retrieved chunk, then of the text.
-        """
-        if not names:
-            return []
-        have = {c.id for c in chunks}
-        out = []
-        for article_id in dict.fromkeys(c.article_id for c in chunks):
-            for c in self.lexical().of_article(article_id):
-                if c.id not in have and any(
-                    speaker_matches(q.speaker, n) for q in quotes_of_chunk(c) for n in names
-                ):
-                    out.append(c)
-        return out
