@@ -61,7 +61,9 @@ def support(claim: str, quote: str) -> float:
     c = set(content_words(without_figures(claim)))
     if c or figs:
         readings = figure_values(quote)
-        have = set(content_words(quote)) | joined_words(quote) | _place_words(quote)
+        have = set(content_words(quote)) | joined_words(quote)
+        if c & _ALL_PLACE_WORDS:  # only a claim naming a country can gain by its other names
+            have |= _place_words(quote)
         return (len(c & have) + sum(1 for f in figs if f & readings)) / (len(c) + len(figs))
     # a bare short answer ("$5", "No"): its plain words must all be in the quote
     bare = set(re.findall(r"\w+", claim.lower()))
@@ -112,6 +114,12 @@ def _is_acronym(token: str) -> bool:
     """"UK", "U.K.", "NATO": capitals (and dots) only, two letters or more."""
     letters = token.replace(".", "")
     return len(letters) >= 2 and letters.isalpha() and letters.isupper()
+
+
+_ALL_PLACE_WORDS = frozenset(
+    w for group in PLACE_NAMES for name in group if not _is_acronym(name) for w in content_words(name)
+)
+"""Every word of a spelled-out country name in ``PLACE_NAMES``."""
 
 
 def _acronyms(text: str) -> set[str]:
