@@ -185,7 +185,19 @@ def _load_text(path: Path, text: str) -> Iterator[Loaded]:
     yield article
 
 
-def _load_html(path: Path, text: str) -> Iterator[Loaded]:
+def html_record(text: str) -> dict[str, Any]:
+    """The main text and metadata of an HTML page, found by trafilatura.
+
+    Args:
+        text: the page's HTML.
+
+    Returns:
+        A record for ``article_from_record``: ``text``, ``title``, ``url``, ``published``,
+        ``authors``, ``source`` (the site's name); missing values are None.
+
+    Raises:
+        ValueError: the HTML cannot be parsed, or holds no article text.
+    """
     import trafilatura
 
     try:
@@ -197,7 +209,7 @@ def _load_html(path: Path, text: str) -> Iterator[Loaded]:
     data = doc if isinstance(doc, dict) else doc.as_dict()
     if not (data.get("text") or "").strip():
         raise ValueError("no article text found in the HTML")
-    record = {
+    return {
         "text": data.get("text"),
         "title": data.get("title"),
         "url": data.get("url"),
@@ -205,7 +217,10 @@ def _load_html(path: Path, text: str) -> Iterator[Loaded]:
         "authors": data.get("author"),
         "source": data.get("sitename"),
     }
-    yield article_from_record(record, path.stem, str(path))
+
+
+def _load_html(path: Path, text: str) -> Iterator[Loaded]:
+    yield article_from_record(html_record(text), path.stem, str(path))
 
 
 def _parse_json(text: str, what: str, with_line: bool = True) -> Any:
