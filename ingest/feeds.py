@@ -33,18 +33,19 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ingest.fetch import FetchError, FetchOptions, fetch
 from ingest.loaders import Loaded, article_from_record, html_record, load_paths, read_bounded
-from ingest.pipeline import DEFAULT_BATCH_CHUNKS, ingest_articles
 from ingest.problems import Problem
 from ingest.report import IngestEvent, IngestReport
-from rag.store import Store
 from rag.types import Article, content_hash
+
+if TYPE_CHECKING:  # the store and the pipeline are loaded when feeds are ingested, not for the CLI's help
+    from rag.store import Store
 
 FEED_SUFFIXES = {".rss", ".atom", ".xml"}
 BOOK_NAME = "feeds.json"
@@ -498,7 +499,7 @@ def ingest_sources(
     ids_from_path: bool = False,
     prefetch: bool = False,
     stop: threading.Event | None = None,
-    batch_chunks: int = DEFAULT_BATCH_CHUNKS,
+    batch_chunks: int | None = None,
 ) -> FeedRun:
     """Ingest feeds, files and folders into the store, and record what the feeds gave.
 
@@ -517,7 +518,8 @@ def ingest_sources(
         stop: when set, no further request is made and no further article handed to the
             pipeline; what it has taken is written whole. Set while reading with ``prefetch``,
             nothing is written (the run is ``abandoned``).
-        batch_chunks: chunks gathered across articles before one embedding call.
+        batch_chunks: chunks gathered across articles before one embedding call (None: the
+            pipeline's default).
 
     Returns:
         The ``FeedRun``: the pipeline's report (entries read before counted unchanged) and each feed's read.
@@ -557,10 +559,12 @@ def ingest_sources(
     def waiting(message: str) -> None:
         events(IngestEvent(kind="waiting", message=message))
 
+    from ingest.pipeline import ingest_articles
+
     with store.writing(wait=wait, on_wait=waiting):
         run.report = ingest_articles(
             _until(stop, items), store, chunk_size=chunk_size, chunk_overlap=chunk_overlap, progress=progress,
-            on_event=events, ids_from_path=ids_from_path, batch_chunks=batch_chunks,
+            on_event=events, ids_from_path=ids_from_path, **({"batch_chunks": batch_chunks} if batch_chunks else {}),
         )
         run.report.unchanged += sum(len(r.unchanged) for r in run.reads)
         if run.reads:
