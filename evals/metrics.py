@@ -34,6 +34,11 @@ Definitions (also in ``evals/sets/README.md``):
 - ``right_quotation_rate``: answerable who-said-what questions with ``gold_quotes`` answered with
   a citation that overlaps a gold quotation, over those questions (a refusal counts as not).
 - latency percentiles: linear interpolation between closest ranks.
+- ``stages``: per figure of an answer's timings (``STAGE_FIGURES``: retrieval seconds, prompt
+  tokens, uncached prompt tokens, the LLM call's first token, prompt-eval and decode tokens/s,
+  completion tokens, the LLM call, verification, total), its ``p50`` and ``p95`` over the answers
+  that have it and their number ``n``; a figure no answer has is left out (the extractive backend
+  has no LLM call, a backend that counts no tokens has no token figures).
 
 A figure whose denominator is empty is ``None`` (null in JSON), never 0.
 """
@@ -399,6 +404,42 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+STAGE_FIGURES = (
+    "retrieve_s",
+    "prompt_tokens",
+    "prompt_eval_tokens",
+    "llm_ttft_s",
+    "prompt_eval_tok_s",
+    "completion_tokens",
+    "decode_tok_s",
+    "llm_s",
+    "verify_s",
+    "total_s",
+)
+"""The figures of ``Answer.timings`` summarised per stage in ``metrics.json``'s ``stages``, in order."""
+
+
+def stage_timings(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
+    """The p50 and p95 of each stage figure over the answers of a run.
+
+    Args:
+        rows: results rows (error rows and rows without ``timings`` are skipped).
+
+    Returns:
+        ``{figure: {"p50", "p95", "n"}}`` in the order of ``STAGE_FIGURES``, for the figures at
+        least one answer has.
+    """
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name in STAGE_FIGURES:
+        values = [
+            float(r["timings"][name]) for r in rows
+            if not r.get("error") and (r.get("timings") or {}).get(name) is not None
+        ]
+        if values:
+            out[name] = {"p50": percentile(values, 50), "p95": percentile(values, 95), "n": len(values)}
+    return out
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -471,8 +512,8 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
         ``answer_accuracy_when_retrieved`` (accuracy on questions whose gold chunk was in the top k),
         ``citation_precision_any_source`` (share of citations on answerable questions that
         point at a gold article or quote a gold answer from another article), ``choice_accuracy``,
-        ``gate_false_refusals``, ``gate_false_refusals_gold_retrieved``, ``refusals_by_reason``
-        and ``drops_by_rule`` (see the module's definitions).
+        ``gate_false_refusals``, ``gate_false_refusals_gold_retrieved``, ``refusals_by_reason``,
+        ``drops_by_rule`` and ``stages`` (see the module's definitions).
     """
     ok = [r for r in rows if not r.get("error")]
 
@@ -533,5 +574,6 @@ def aggregate(rows: Sequence[dict[str, Any]], k: int, config: dict[str, Any]) ->
         "n_who_said_what": sum(1 for r in ok if r["outcomes"].get("who_said_what")),
         "misattribution_rate": _mean([float(x) for x in vals("misattributed")]),
         "right_quotation_rate": _mean([float(x) for x in vals("right_quotation")]),
+        "stages": stage_timings(ok),
     }
     return metrics

@@ -25,6 +25,19 @@ RATE_METRICS = (
     "right_quotation_rate",
 )
 FAILURES = ("wrong", "false_refusal", "answered_unanswerable", "error")
+STAGE_LABELS = {
+    "retrieve_s": "retrieval (s)",
+    "prompt_tokens": "prompt tokens",
+    "prompt_eval_tokens": "prompt tokens not cached",
+    "llm_ttft_s": "LLM first token (s)",
+    "prompt_eval_tok_s": "prompt eval (tokens/s)",
+    "completion_tokens": "completion tokens",
+    "decode_tok_s": "decode (tokens/s)",
+    "llm_s": "LLM call (s)",
+    "verify_s": "verification (s)",
+    "total_s": "total (s)",
+}
+"""How each figure of ``metrics.json``'s ``stages`` is named in the reports."""
 
 
 def format_value(value: Any) -> str:
@@ -59,6 +72,31 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
     """(name, value) for every reported figure except ``config``, in a stable order (see
     ``flat_metrics``)."""
     return list(flat_metrics(metrics).items())
+
+
+def _table_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The metric table's rows: every figure but the stages, which have a table of their own."""
+    return [(n, v) for n, v in metric_rows(metrics) if not n.startswith("stages.")]
+
+
+def stage_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The rows of the per-stage table: (stage, p50, p95, answers), as text.
+
+    Args:
+        metrics: the metrics.json object (runs without ``stages`` give no rows).
+
+    Returns:
+        One row per figure of ``stages``, in its order.
+    """
+    def shown(name: str, value: Any) -> str:  # tokens whole, speeds to 0.1, seconds to 0.001
+        if value is None or name.endswith("_s") and not name.endswith("_tok_s"):
+            return format_value(value)
+        return f"{value:.0f}" if name.endswith("_tokens") else f"{value:.1f}"
+
+    return [
+        (STAGE_LABELS.get(name, name), shown(name, fig.get("p50")), shown(name, fig.get("p95")), str(fig.get("n")))
+        for name, fig in (metrics.get("stages") or {}).items()
+    ]
 
 
 def worst_failures(rows: Sequence[dict[str, Any]], n: int = 15) -> list[dict[str, Any]]:
@@ -104,7 +142,11 @@ def render_markdown(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], tit
         Markdown text.
     """
     lines = [f"# Evaluation: {title}", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {name} | {format_value(v)} |" for name, v in metric_rows(metrics)]
+    lines += [f"| {name} | {format_value(v)} |" for name, v in _table_rows(metrics)]
+    stages = stage_rows(metrics)
+    if stages:
+        lines += ["", "## Time per stage", "", "| stage | p50 | p95 | answers |", "|---|---|---|---|"]
+        lines += [f"| {' | '.join(row)} |" for row in stages]
     cfg = metrics.get("config") or {}
     lines += ["", "Configuration: " + ", ".join(f"`{k}={v}`" for k, v in cfg.items()), ""]
     counts: dict[str, int] = {}
@@ -169,7 +211,15 @@ def render_html(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], title: 
     grid = outcome_grid(cells)
     table = "".join(
         f"<tr><td>{escape(n)}</td><td class='num'>{escape(format_value(v))}</td></tr>"
-        for n, v in metric_rows(metrics)
+        for n, v in _table_rows(metrics)
+    )
+    stages = "".join(
+        f"<tr><td>{escape(label)}</td>" + "".join(f"<td class='num'>{escape(x)}</td>" for x in figures) + "</tr>"
+        for label, *figures in stage_rows(metrics)
+    )
+    stage_table = (
+        "<h2>Time per stage</h2><table><tr><th>stage</th><th>p50</th><th>p95</th><th>answers</th></tr>"
+        f"{stages}</table>" if stages else ""
     )
     cfg = escape(json.dumps(metrics.get("config") or {}, indent=1, ensure_ascii=False))
     fails = []
@@ -190,7 +240,7 @@ def render_html(rows: Sequence[dict[str, Any]], metrics: dict[str, Any], title: 
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>Evaluation: {escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>Evaluation: {escape(title)}</h1>"
-        f"<h2>Metrics</h2>{bars}<table><tr><th>metric</th><th>value</th></tr>{table}</table>"
+        f"<h2>Metrics</h2>{bars}<table><tr><th>metric</th><th>value</th></tr>{table}</table>{stage_table}"
         f"<h2>Latency per question ({len(latencies)} answers)</h2>{hist}"
         f"<h2>Outcome per question</h2>{grid}"
         f"<h2>Worst failures</h2>{''.join(fails) or '<p>None.</p>'}"

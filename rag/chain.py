@@ -19,6 +19,7 @@ import re
 import time
 from typing import Any, Callable, Iterator
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
@@ -126,8 +127,31 @@ def check_question(question: str, max_chars: int) -> None:
         )
 
 
+class _CallUsage(BaseCallbackHandler):
+    """Keeps the token counts (``usage_metadata``) a chat model reports at the end of a call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.usage: dict[str, Any] | None = None
+
+    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        """Take the usage of the call's message, when the backend reported any."""
+        for generation in (response.generations or [[]])[0]:
+            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            if usage:
+                self.usage = dict(usage)
+
+
 class _Turn:
-    """One question on its way through the stages: its timings, and the ``Answer`` it ends in."""
+    """One question on its way through the stages: its timings, and the ``Answer`` it ends in.
+
+    Timings (``Answer.timings``): seconds ``rewrite_s``, ``retrieve_s``, ``llm_s`` (the answer's
+    LLM call), ``llm_ttft_s`` (that call's first token), ``ttft_s`` (question to first token),
+    ``verify_s`` (grounding), ``total_s``; and, when the backend counts tokens (llama.cpp),
+    ``prompt_tokens``, ``prompt_eval_tokens`` (those not reused from the prompt cache),
+    ``completion_tokens``, ``prompt_eval_tok_s`` (uncached prompt tokens / ``llm_ttft_s``) and
+    ``decode_tok_s`` (completion tokens after the first / the time from the first to the end).
+    """
 
     def __init__(self, question: str, as_of: dt.date, filters: Filters) -> None:
         self.question = question
@@ -139,6 +163,32 @@ class _Turn:
     def lap(self, name: str, since: float | None = None) -> None:
         """Record the seconds since ``since`` (default: since the question came) as ``name``."""
         self.timings[name] = time.perf_counter() - (self.t0 if since is None else since)
+
+    def generated(self, started: float, draft: Draft, usage: dict[str, Any] | None) -> None:
+        """Record the answer's LLM call: its time, its first token, and its tokens and speeds.
+
+        Args:
+            started: when the call began (``time.perf_counter``).
+            draft: what it wrote (``first_at``: when its first piece came).
+            usage: its LangChain ``UsageMetadata`` (None: the backend counted no tokens).
+        """
+        ended = time.perf_counter()
+        self.timings["llm_s"] = ended - started
+        first = draft.first_at
+        if first is not None:
+            self.timings["ttft_s"] = first - self.t0
+            self.timings["llm_ttft_s"] = first - started
+        if not usage:
+            return
+        prompt, completion = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+        self.timings.update(prompt_tokens=prompt, completion_tokens=completion)
+        cached = (usage.get("input_token_details") or {}).get("cache_read")
+        if cached is not None:
+            self.timings["prompt_eval_tokens"] = prompt - cached
+            if first is not None and first > started:
+                self.timings["prompt_eval_tok_s"] = (prompt - cached) / (first - started)
+        if first is not None and completion > 1 and ended > first:
+            self.timings["decode_tok_s"] = (completion - 1) / (ended - first)
 
     def retrieved(self, query: str, retrieval: Retrieval) -> None:
         """Remember what every answer of this turn reports: the rewrite and the chunks found."""
@@ -356,17 +406,18 @@ class Answerer:
             yield REFUSAL_TEXT
             yield turn.answer(None, reason="context_too_long")
             return
-        started, draft = time.perf_counter(), Draft()
-        yield from generate(self.answer_chain, inputs, draft)
-        if draft.first_at is not None:
-            turn.timings["ttft_s"] = draft.first_at - turn.t0
-        turn.lap("llm_s", since=started)
+        started, draft, usage = time.perf_counter(), Draft(), _CallUsage()
+        yield from generate(self.answer_chain.with_config(callbacks=[usage]), inputs, draft)
+        turn.generated(started, draft, usage.usage)
         if says_not_found(draft.text):
             yield REFUSAL_TEXT
             yield turn.answer(None, draft.text, reason="not_in_articles")
             return
         yield Stage(name="checking")
-        answer = turn.answer(self.ground(draft.text, passages, query, retrieval), draft.text)
+        started = time.perf_counter()
+        verified = self.ground(draft.text, passages, query, retrieval)
+        turn.lap("verify_s", since=started)
+        answer = turn.answer(verified, draft.text)
         if not answer.answerable and not draft.shown:
             yield answer.answer
         yield answer

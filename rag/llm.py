@@ -119,6 +119,53 @@ def _llama_failure(exc: Exception, model_path: Path, n_ctx: int) -> BackendError
     return BackendError(f"llama.cpp failed while answering with {model_path.name}: {first}")
 
 
+def _perf_context(llama: Any) -> Any | None:
+    """The llama.cpp context whose own counters of evaluated tokens ``call_usage`` reads (None
+    for a stand-in without one)."""
+    return getattr(getattr(llama, "_ctx", None), "ctx", None)
+
+
+def _reset_counters(llama: Any) -> None:
+    """Zero llama.cpp's counters of evaluated tokens, so that they count one call (lock held)."""
+    ctx = _perf_context(llama)
+    if ctx is not None:
+        import llama_cpp
+
+        llama_cpp.llama_perf_context_reset(ctx)
+
+
+def call_usage(llama: Any, completion: str) -> dict[str, Any] | None:
+    """The token counts of the call that just ended on ``llama`` (counters reset before it, lock held).
+
+    The prompt's tokens are those in the context before decoding began (llama.cpp counts decoding
+    as single-token evaluations); the uncached ones are those it evaluated in batches (the rest
+    came from its prefix cache); the completion's are ``completion`` split by the model's tokenizer.
+
+    Args:
+        llama: the ``llama_cpp.Llama`` the call ran on.
+        completion: the text the call produced.
+
+    Returns:
+        LangChain ``UsageMetadata``: ``input_tokens``, ``output_tokens``, ``total_tokens`` and
+        ``input_token_details.cache_read`` (prompt tokens reused from the cache); None when
+        ``llama`` keeps no counters.
+    """
+    ctx = _perf_context(llama)
+    if ctx is None:
+        return None
+    import llama_cpp
+
+    counters = llama_cpp.llama_perf_context(ctx)
+    prompt = max(0, llama.n_tokens - counters.n_eval)
+    output = len(llama.tokenize(completion.encode("utf-8"), add_bos=False, special=False)) if completion else 0
+    return {
+        "input_tokens": prompt,
+        "output_tokens": output,
+        "total_tokens": prompt + output,
+        "input_token_details": {"cache_read": max(0, prompt - counters.n_p_eval)},
+    }
+
+
 def _message_to_dict(message: BaseMessage) -> dict[str, str]:
     if isinstance(message, SystemMessage):
         role = "system"
@@ -220,9 +267,11 @@ class LlamaCppChatModel(BaseChatModel):
         # The lock is held until the stream ends or the consumer closes the generator.
         with shared.lock:
             try:
+                _reset_counters(shared.llama)
                 stream = shared.llama.create_chat_completion(
                     messages=payload, stream=True, **self._params(stop, kwargs)
                 )
+                written = []
                 for part in stream:
                     choice = part["choices"][0] if part.get("choices") else None
                     if choice is None:
@@ -240,7 +289,11 @@ class LlamaCppChatModel(BaseChatModel):
                     )
                     if run_manager and text:
                         run_manager.on_llm_new_token(text, chunk=chunk)
+                    written.append(text)
                     yield chunk
+                usage = call_usage(shared.llama, "".join(written))
+                if usage is not None:  # the call's token counts, in a last chunk without text
+                    yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))
             except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
                 raise _llama_failure(exc, self.model_path, self.n_ctx) from exc
 

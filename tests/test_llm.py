@@ -148,6 +148,9 @@ def test_local_model_answers_and_streams(local_model):
     assert len(chunks) > 1
     assert "Virtanen" in "".join(c.content for c in chunks)
     assert any(c.response_metadata.get("finish_reason") in ("stop", "length") for c in chunks)
+    usage = sum(chunks[1:], chunks[0]).usage_metadata  # the call's token counts, for the timings
+    assert usage["input_tokens"] > 20 and usage["output_tokens"] >= 2
+    assert 0 <= usage["input_token_details"]["cache_read"] < usage["input_tokens"]
 
 
 @pytest.mark.slow
