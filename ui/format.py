@@ -16,6 +16,7 @@ from rag.types import Answer, Article, Citation, Filters, Stage
 from ui.export import answer_markdown
 
 if TYPE_CHECKING:
+    from ingest.feeds import FeedRecord
     from rag.store import ArticleSummary, Origin
 
 CONTEXT_CHARS = 360  # at most this much paragraph text shown on each side of a quote
@@ -351,6 +352,53 @@ def format_stats(stats: dict) -> str:
     return (
         f"**{stats.get('articles', 0)}** articles · **{stats.get('chunks', 0)}** chunks · "
         f"last ingest: {last} · sources: {sources}"
+    )
+
+
+def _when(iso: str | None) -> str:
+    """An ISO time of the record of feeds for people: ``2026-11-29 14:27 UTC`` (``never`` when None)."""
+    if not iso:
+        return "never"
+    day, _, clock = iso.partition("T")
+    return f"{day} {clock[:5]} UTC" if clock.endswith("+00:00") else f"{day} {clock[:5]}"
+
+
+def _feed_row(feed: FeedRecord) -> str:
+    """One feed: its title (linked when it is a web address) over its location, its entries, when an
+    entry of it was last added or changed, and when it was last read (with why, when that failed)."""
+    title = html.escape(feed.title or feed.location)
+    url = _safe_url(feed.location)
+    name = _external_link(url, title) if url else title
+    read = html.escape(_when(feed.checked))
+    if feed.error:
+        read += f'<div class="feed-error">failed: {html.escape(feed.error)}</div>'
+    where = f'<div class="feed-location"><small>{html.escape(feed.location)}</small></div>' if feed.title else ""
+    cells = (
+        f"{name}{where}",
+        f"{len(feed.entries):,}",
+        html.escape(_when(feed.updated)),
+        read,
+    )
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def format_feeds(feeds: Sequence[FeedRecord]) -> str:
+    """The Library's table of feeds (``newsrag ingest FEED``, ``newsrag watch``), "" when there is none.
+
+    Args:
+        feeds: the store's record of feeds (``ingest.feeds.load_book``), shown by title.
+
+    Returns:
+        HTML: a heading line, then a row per feed: title and location, entries stored, last update
+        (an entry added or changed), last read (and its failure).
+    """
+    if not feeds:
+        return ""
+    ordered = sorted(feeds, key=lambda f: ((f.title or f.location).casefold(), f.location))
+    head = "".join(f"<th>{name}</th>" for name in ("Feed", "Entries", "Last update", "Last read"))
+    return (
+        f'<div class="feeds-count">{len(feeds)} feed{"s" * (len(feeds) != 1)}</div>'
+        f'<table class="feeds"><thead><tr>{head}</tr></thead><tbody>{"".join(_feed_row(f) for f in ordered)}</tbody></table>'
     )
 
 

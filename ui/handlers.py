@@ -24,8 +24,8 @@ from rag.types import Answer, Stage, content_hash
 from ui.backend import Backend
 from ui.export import conversation_json, conversation_markdown
 from ui.format import (
-    LIBRARY_SORTS, describe_filters, format_answer, format_article, format_library, format_sources, format_stage, format_stats,
-    format_streaming,
+    LIBRARY_SORTS, describe_filters, format_answer, format_article, format_feeds, format_library, format_sources, format_stage,
+    format_stats, format_streaming,
 )
 from ui.uploads import UploadRejected, store_upload
 
@@ -448,17 +448,33 @@ def ask_api(backend: Backend, question: str) -> dict:
 # --- the library ----------------------------------------------------------------------------------
 
 
-def stats_and_sources(backend: Backend) -> tuple[str, list[str]]:
-    """The Library's figures line and the source names for its filter.
+def feeds_of(backend: Backend) -> list[Any]:
+    """The feeds ingested into the backend's store, from the record in its folder (``feeds.json``).
 
     Args:
-        backend: the store's figures (``Backend.stats``).
+        backend: a backend with ``settings`` (``ChatBackend``); one without has no feeds.
+
+    Returns:
+        The ``ingest.feeds.FeedRecord`` of each feed.
+    """
+    from ingest.feeds import load_book
+
+    folder = getattr(getattr(backend, "settings", None), "store", None)
+    return list(load_book(Path(folder)).feeds.values()) if folder else []
+
+
+def stats_and_sources(backend: Backend) -> tuple[str, list[str]]:
+    """The Library's figures line (and its feeds, when there are any) and the source names for its filter.
+
+    Args:
+        backend: the store's figures (``Backend.stats``) and its folder (for the feeds).
 
     Returns:
         ``(stats_markdown, source_names)``.
     """
     stats = backend.stats()
-    return format_stats(stats), list(stats.get("sources") or [])
+    feeds = format_feeds(feeds_of(backend))
+    return format_stats(stats) + (f"\n\n{feeds}" if feeds else ""), list(stats.get("sources") or [])
 
 
 def sorted_articles(articles: list[Any], sort: str) -> list[Any]:
