@@ -7,7 +7,7 @@ Also the two helpers every package's commands use to read settings (``settings_o
 from __future__ import annotations
 
 from pathlib import Path  # noqa: F401  (typer evaluates the string annotations of the commands)
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import typer
 
@@ -159,12 +159,13 @@ def _date_option(value: str | None, flag: str):
         raise typer.Exit(code=2) from None
 
 
-def _stream_answer(answerer, question: str, day, filters: dict | None):
+def _stream_answer(answerer, question: str, day, filters: dict | None, prefix: str = ""):
     """Answer, showing each stage on stderr (a terminal only); returns the final ``Answer``.
 
     The draft the model streams is not printed: the verified answer, printed once afterwards, is
     what counts (it may renumber or drop the draft's claims). While the model writes, the status
-    line counts its words.
+    line counts its words. ``prefix`` starts the status line (``[2/5] `` when several questions
+    are answered).
     """
     import sys
 
@@ -175,10 +176,10 @@ def _stream_answer(answerer, question: str, day, filters: dict | None):
         for item in answerer.stream(question, as_of=day, filters=filters):
             if isinstance(item, Stage):
                 stage = item.name
-                line.show(item.message)
+                line.show(prefix + item.message)
             elif isinstance(item, str) and stage == "writing":
                 words += len(item.split())
-                line.show(f"{Stage(name='writing').message} {words} words")
+                line.show(f"{prefix}{Stage(name='writing').message} {words} words")
             elif isinstance(item, Answer):
                 answer = item
     finally:
@@ -186,15 +187,124 @@ def _stream_answer(answerer, question: str, day, filters: dict | None):
     return answer
 
 
+def _print_answer(answer) -> None:
+    """The answer as ``newsrag ask`` prints it: the text, why it refused, then its sources."""
+    typer.echo(answer.answer)
+    if answer.refusal_detail:
+        typer.echo(answer.refusal_detail)
+    if answer.citations:
+        typer.echo("\nSources:")
+    for c in answer.citations:
+        when = f", {c.published}" if c.published else ""
+        typer.echo(f"[{c.n}] {c.title or c.article_id}{when} (chars {c.start}-{c.end})")
+        typer.echo(f"    \u201c{c.quote}\u201d")
+
+
+def read_questions(lines) -> Iterator[str]:
+    """The questions of a file or stream, one a line; blank lines and ``#`` lines are skipped.
+
+    Args:
+        lines: the lines (a file, ``sys.stdin``), read one at a time as they come.
+
+    Yields:
+        Each question, stripped.
+    """
+    for line in lines:
+        question = line.strip()
+        if question and not question.startswith("#"):
+            yield question
+
+
+def _question_source(question: str | None, file: Path | None):
+    """Where the questions come from: None for the single ``question``, else an iterable of lines
+    (``--file``, or stdin for ``-`` or no question from a pipe) and how many questions it holds
+    (None: not known in advance). Bad usage exits 2 with one line."""
+    import sys
+
+    if file is not None and question is not None:
+        typer.echo("Error: give a question or --file, not both", err=True)
+        raise typer.Exit(code=2)
+    if file is not None:
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            typer.echo(f"Error: --file {file}: {getattr(err, 'strerror', None) or err}", err=True)
+            raise typer.Exit(code=2) from None
+        return lines, sum(1 for _ in read_questions(lines))
+    if question == "-" or (question is None and not sys.stdin.isatty()):
+        return sys.stdin, None
+    if question is None:
+        typer.echo("Error: give a question, - to read questions from stdin, or --file PATH", err=True)
+        raise typer.Exit(code=2)
+    return None
+
+
+NO_QUESTIONS = "Error: no questions to answer (one a line; blank lines and # lines are skipped)"
+
+
+def _ask_many(answerer, lines, total: int | None, json_out: bool, day, filters: dict | None) -> tuple[int, int]:
+    """Answer each question of ``lines`` in turn with one loaded ``answerer``.
+
+    Each answer is printed as soon as it is made: with ``json_out`` one JSON object a line (a
+    question that cannot be asked is ``{"question", "error": {"message"}}``), else the question
+    after ``Q:``, its answer as for one question, and a blank line. A question that is too long is
+    an ``Error:`` line on stderr and the next one is answered; any other error stops the run.
+
+    Returns:
+        How many questions were answered, and how many could not be asked.
+
+    Raises:
+        NewsragError: the store or the backend failed (the answers so far are printed).
+    """
+    import json
+    import sys
+    import time
+
+    from rag.chain import check_question
+    from rag.errors import QuestionTooLong
+
+    started, done, failed = time.perf_counter(), 0, 0
+    for i, question in enumerate(read_questions(lines), 1):
+        try:
+            check_question(question, answerer.params.max_question_chars)
+            if json_out:
+                answer = answerer.ask(question, as_of=day, filters=filters)
+            else:
+                answer = _stream_answer(answerer, question, day, filters, f"[{i}{f'/{total}' if total else ''}] ")
+        except QuestionTooLong as err:
+            failed += 1
+            typer.echo(f"Error: question {i}: {err}", err=True)
+            if json_out:
+                typer.echo(json.dumps({"question": question, "error": {"message": str(err)}}, ensure_ascii=False))
+            continue
+        done += 1
+        if json_out:
+            typer.echo(json.dumps(answer.contract(), ensure_ascii=False))
+            continue
+        typer.echo(f"Q: {question}")
+        _print_answer(answer)
+        typer.echo("")
+    if sys.stderr.isatty():
+        typer.echo(f"{done} answered, {failed} failed, in {time.perf_counter() - started:.1f} s", err=True)
+    return done, failed
+
+
 def _register_ask(app: typer.Typer) -> None:
     from pathlib import Path
 
     @app.command("ask")
     def ask_cmd(
-        question: str = typer.Argument(..., help="The question, e.g. \"What did Rhodes say about Ukraine?\""),
+        question: str | None = typer.Argument(
+            None, help="The question, e.g. \"What did Rhodes say about Ukraine?\"; - reads questions from stdin."
+        ),
+        file: Path | None = typer.Option(
+            None, "--file", help="Answer the questions of this file, one a line (blank and # lines skipped)."
+        ),
         store: Path | None = typer.Option(None, "--store", help="Store folder (default: settings)."),
         llm: str | None = typer.Option(None, "--llm", help="Backend: llamacpp, openai or extractive."),
-        json_out: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
+        json_out: bool = typer.Option(
+            False, "--json", help="Print the answer as one JSON object (several questions: one a line)."
+        ),
         as_of: str | None = typer.Option(None, "--as-of", help="Day 'this week' refers to (YYYY-MM-DD)."),
         top_k: int | None = typer.Option(None, "--top-k", help="Passages given to the model."),
         sources: list[str] | None = typer.Option(None, "--source", help="Only articles of this source (repeatable)."),
@@ -204,7 +314,9 @@ def _register_ask(app: typer.Typer) -> None:
         """Answer a question from the ingested articles, every claim cited by a verbatim quote.
 
         On a terminal, each stage (searching, reading N articles, writing, checking citations) is
-        shown on stderr while it runs; the answer is printed once, and a refusal says why.
+        shown on stderr while it runs; the answer is printed once, and a refusal says why. With
+        --file, with -, or with no question and stdin not a terminal, the questions are read one a
+        line and answered in turn by one process (the models load once).
         """
         import json
 
@@ -218,7 +330,19 @@ def _register_ask(app: typer.Typer) -> None:
             sources=tuple(sources or ()), date_from=_date_option(date_from, "--from"),
             date_to=_date_option(date_to, "--to"),
         ).as_dict()
+        many = _question_source(question, file)
         try:
+            if many is not None:
+                if many[1] == 0:  # a file without questions: nothing to load the models for
+                    typer.echo(NO_QUESTIONS, err=True)
+                    raise typer.Exit(code=2)
+                done, failed = _ask_many(get_answerer(settings), *many, json_out, day, filters)
+                if not done + failed:
+                    typer.echo(NO_QUESTIONS, err=True)
+                    raise typer.Exit(code=2)
+                if failed:
+                    raise typer.Exit(code=1)
+                return
             check_question(question, settings.max_question_chars)  # before the models load
             answerer = get_answerer(settings)
             if json_out:
@@ -228,15 +352,7 @@ def _register_ask(app: typer.Typer) -> None:
             answer = _stream_answer(answerer, question, day, filters)
         except NewsragError as err:
             raise _fail(err) from None
-        typer.echo(answer.answer)
-        if answer.refusal_detail:
-            typer.echo(answer.refusal_detail)
-        if answer.citations:
-            typer.echo("\nSources:")
-        for c in answer.citations:
-            when = f", {c.published}" if c.published else ""
-            typer.echo(f"[{c.n}] {c.title or c.article_id}{when} (chars {c.start}-{c.end})")
-            typer.echo(f"    \u201c{c.quote}\u201d")
+        _print_answer(answer)
 
 
 # --- newsrag articles -----------------------------------------------------------------------------

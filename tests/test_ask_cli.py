@@ -146,3 +146,69 @@ def test_a_failing_model_is_one_line_and_exit_1(monkeypatch, fake_embeddings, tm
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "exceed context window of 2048" in result.stderr
     assert "Traceback" not in result.output
+
+
+# --- several questions in one process ---------------------------------------------------------------
+G20 = "Where is the G-20 meeting being held?"
+
+
+@pytest.fixture
+def builds(monkeypatch, app):
+    """How many times the answer pipeline was built (the models loaded)."""
+    made: list[int] = []
+    build = pipeline.build_answerer
+
+    def counting(settings, **kw):
+        made.append(1)
+        return build(settings, **kw)
+
+    monkeypatch.setattr(pipeline, "build_answerer", counting)
+    return made
+
+
+def test_a_file_of_questions_is_answered_in_turn_by_one_pipeline(app, builds, tmp_path):
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"# the seed article\n{Q}\n\n   \n{G20}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["ask", "--llm", "extractive", "--file", str(questions)])
+    assert result.exit_code == 0, result.output
+    assert builds == [1]
+    blocks = result.stdout.split("\n\nQ: ")
+    assert len(blocks) == 2 and blocks[0].startswith(f"Q: {Q}\n") and blocks[1].startswith(f"{G20}\n")
+    assert "complete violation of the spirit" in blocks[0] and "Sources:" in blocks[1]
+
+
+@pytest.mark.parametrize("args", [[], ["-"]])
+def test_questions_from_stdin_give_one_json_object_a_line(app, builds, args):
+    result = CliRunner().invoke(app, ["ask", "--json", "--llm", "extractive", *args], input=f"{Q}\n#\n{G20}\n")
+    assert result.exit_code == 0, result.output
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["question"] for o in objects] == [Q, G20] and builds == [1]
+    for obj in objects:
+        check_contract(obj)
+    assert objects[0]["timings"]["total_s"] >= 0
+
+
+def test_a_question_too_long_is_one_line_and_the_others_are_answered(app, monkeypatch):
+    monkeypatch.setenv("NEWSRAG_MAX_QUESTION_CHARS", "40")
+    long = "What did Rhodes say about Ukraine and about Syria?"
+    result = CliRunner().invoke(app, ["ask", "--json", "--llm", "extractive"], input=f"{Q}\n{long}\n{G20}\n")
+    assert result.exit_code == 1
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["question"] for o in objects] == [Q, long, G20]
+    assert "answer" in objects[0] and "answer" in objects[2]
+    assert objects[1] == {"question": long, "error": {"message": objects[1]["error"]["message"]}}
+    assert "at most 40 characters" in objects[1]["error"]["message"]
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: question 2: The question is 50")
+
+
+def test_bad_question_sources_are_one_line_and_exit_2(app, builds, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n\n", encoding="utf-8")
+    for args, message in [
+        (["--file", str(tmp_path / "missing.txt")], f"Error: --file {tmp_path / 'missing.txt'}: No such file or directory\n"),
+        (["--file", str(empty), Q], "Error: give a question or --file, not both\n"),
+        (["--file", str(empty)], "Error: no questions to answer (one a line; blank lines and # lines are skipped)\n"),
+    ]:
+        result = CliRunner().invoke(app, ["ask", "--llm", "extractive", *args])
+        assert (result.exit_code, result.stderr, result.stdout) == (2, message, "")
+    assert builds == []  # nothing loaded for nothing to answer
