@@ -24,6 +24,16 @@ USER_AGENT = "newsrag/0.1 (news feed reader; reads each feed at most once a roun
 _READ_SIZE = 64 * 1024
 
 
+def _opener() -> urllib.request.OpenerDirector:
+    """urllib's opener with http and https only: a redirect to ``ftp:`` or ``file:`` is an error."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    urllib.request.HTTPRedirectHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                    urllib.request.HTTPErrorProcessor(), urllib.request.UnknownHandler()):
+        opener.add_handler(handler)
+    return opener
+
+
 class FetchError(ValueError):
     """A request that did not give a page: ``str(err)`` is a short reason for people."""
 
@@ -136,7 +146,7 @@ def fetch(url: str, options: FetchOptions, *, etag: str | None = None, modified:
     request = urllib.request.Request(url, headers=headers)
     deadline = time.monotonic() + options.timeout
     try:
-        with urllib.request.urlopen(request, timeout=options.timeout) as response:
+        with _opener().open(request, timeout=options.timeout) as response:
             body = _read_body(response, deadline, options)
             return Fetched(url=response.geturl(), status=response.status, body=body, headers=response.headers)
     except urllib.error.HTTPError as err:

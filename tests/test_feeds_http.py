@@ -130,6 +130,11 @@ def test_fetch_refuses_large_bodies_and_other_schemes(server):
         fetch(server.url("/big"), FetchOptions(timeout=2, max_bytes=1000))
     with pytest.raises(FetchError, match="not an http or https address"):
         fetch("ftp://127.0.0.1/x", FetchOptions())
+    server.routes["/to-file"] = Route(status=302, location="file:///etc/passwd")
+    server.routes["/to-ftp"] = Route(status=302, location="ftp://127.0.0.1/x")
+    for path in ("/to-file", "/to-ftp"):  # redirects stay on http(s)
+        with pytest.raises(FetchError):
+            fetch(server.url(path), FetchOptions(timeout=2))
     got = fetch(server.url("/big"), FetchOptions(timeout=2))
     assert got.status == 200 and len(got.body) == 5000
     assert fetch(server.url("/big"), FetchOptions(timeout=2), etag=got.headers["ETag"]).not_modified
