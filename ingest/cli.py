@@ -179,6 +179,9 @@ def watch_command(
     except NewsragError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:  # the second Ctrl-C: the store keeps only whole articles, feeds.json its last state
+        typer.echo("interrupted: the round in progress was cut short; the next run takes up its entries", err=True)
+        raise typer.Exit(130) from None
     typer.echo(f"stopped after {done} round{'s' * (done != 1)}", err=True)
 
 

@@ -98,6 +98,18 @@ def test_ctrl_c_stops_after_the_round_and_restores_the_handler():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_a_second_ctrl_c_quits_at_once_with_one_line(monkeypatch, cli, isolated_store):
+    import ingest.watch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest.watch, "watch", interrupted)
+    result = cli(FEEDS / "news.rss")
+    assert result.exit_code == 130 and result.stderr.splitlines()[-1].startswith("interrupted: the round in progress")
+    assert "Traceback" not in result.output
+
+
 def test_stop_while_writing_writes_what_was_taken_whole_and_the_next_round_takes_the_rest(tmp_path):
     store = Store(tmp_path / "db", "news", FakeEmbeddings())
     stop = threading.Event()
