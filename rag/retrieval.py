@@ -290,15 +290,15 @@ class HybridRetriever:
             StoreError: when the store holds no chunks.
         """
         filters = filters or Filters()
-        if not self.lexical().chunks:
+        index = self.lexical()  # one look at the store's revision per query
+        if not index.chunks:
             raise StoreError("The store is empty: add articles with `newsrag ingest PATH` first.")
         keep: Callable[[Chunk], bool] | None = None if filters.empty else filters.keep
         dense = self.store.dense_search(query, self.params.fetch_k, filters=filters)
-        lexical = self.lexical().search(query, self.params.fetch_k, keep=keep)
+        lexical = index.search(query, self.params.fetch_k, keep=keep)
         rankings = [dense, lexical]
         names = asked_speakers(query)
         if names and self.params.speaker_weight:
-            index = self.lexical()
             rows = [i for surname in speakers(query) for i in index.quoting(words(surname)[-1])]
             rankings.append(index.search(query, self.params.fetch_k, keep=_spoken_by(names, keep), only=rows))
         found = fuse(rankings, self.params.rrf_k)
@@ -308,7 +308,7 @@ class HybridRetriever:
         chunks = found.top(k)
         cosine = {chunk.id: score for chunk, score in dense}
         relevance, signals = relevance_of(query, [(c, cosine.get(c.id, float("nan"))) for c in chunks])
-        articles = [c for a in dict.fromkeys(c.article_id for c in chunks) for c in self.lexical().of_article(a)]
+        articles = [c for a in dict.fromkeys(c.article_id for c in chunks) for c in index.of_article(a)]
         have = {c.id for c in chunks}
         quoting = [c for c in articles if c.id not in have and quoted_by(c, names)] if names else []
         return Retrieval(chunks=chunks, relevance=relevance, signals=signals, quoting=quoting, articles=articles)

@@ -338,6 +338,7 @@ class Store:
         self._write_depth = 0
         self._file_lock: Any = None
         self._seen_revision: str | None = None
+        self._counted: tuple[str, str] | None = None  # (state revision, revision()) last counted
         if self.local and not (self.path / "chroma.sqlite3").exists():
             # Creating the store writes its tables: two processes creating one store at once
             # collide ("table collections already exists"), so creation holds the write lock too.
@@ -536,6 +537,14 @@ class Store:
         )
         self._seen_revision = revision
 
+    def _touch_after_failure(self) -> None:
+        """After a write that failed part-way: a new revision all the same, so readers that read
+        during it count again (best effort: the store may be what failed)."""
+        try:
+            self._touch()
+        except Exception:  # noqa: BLE001 - the write's own error is the one to report
+            pass
+
     # --- writing (ingest) ----------------------------------------------------------------------
     def _article_meta(self, article_id: str) -> dict[str, Any] | None:
         got = self._articles.get(ids=[article_id], include=["metadatas"])
@@ -714,6 +723,7 @@ class Store:
                 )
             self._touch()
         except Exception as err:
+            self._touch_after_failure()
             raise StoreError(f"cannot write articles to the store at {self.location}: {err}") from err
         return [len({c.id for c in cs} - old[a.id]) for a, cs, _, _ in items]
 
@@ -746,6 +756,7 @@ class Store:
                 )
                 self._touch()
             except Exception as err:
+                self._touch_after_failure()
                 raise StoreError(f"cannot write articles to the store at {self.location}: {err}") from err
 
     def remove_articles(
@@ -788,6 +799,7 @@ class Store:
                         self._chunks.delete(ids=chunk_ids[part])
                     self._touch()
             except Exception as err:
+                self._touch_after_failure()
                 raise StoreError(f"cannot remove articles from the store at {self.location}: {err}") from err
         return Removal(removed=removed, unknown=[aid for aid in asked if aid not in known],
                        chunks_removed=len(chunk_ids), location=self.location)
@@ -957,13 +969,12 @@ class Store:
         Returns:
             ``(chunk, cosine similarity)`` pairs, best first.
         """
-        self._refresh()
-        n = self._chunks.count()
-        if n == 0 or k <= 0:
+        if k <= 0:
             return []
-        res = self._chunks.query(
+        self._refresh()
+        res = self._chunks.query(  # fewer results (none for an empty store) when it holds fewer than k
             query_embeddings=[list(vector)],
-            n_results=min(k, n),
+            n_results=k,
             where=chroma_where(filters),
             include=["documents", "metadatas", "distances"],
         )
@@ -987,9 +998,19 @@ class Store:
         return out
 
     def revision(self) -> str:
-        """Changes whenever the store's content changes (keeps the BM25 index in step)."""
-        state = self._state()
-        return f"{state.get('revision', '0')}:{self._chunks.count()}:{self._articles.count()}"
+        """Changes whenever the store's content changes (keeps the BM25 index in step).
+
+        The state record's revision and the numbers of chunks and articles. Every write renews
+        the state revision when it ends (and when it fails), so the counts, which cost
+        milliseconds each in a large store, are taken again only when that revision changed.
+        """
+        state = self._state().get("revision")
+        if state is not None and self._counted is not None and self._counted[0] == state:
+            return self._counted[1]
+        revision = f"{'0' if state is None else state}:{self._chunks.count()}:{self._articles.count()}"
+        if state is not None:
+            self._counted = (state, revision)
+        return revision
 
     def stats(self) -> dict[str, Any]:
         """``{"articles": int, "chunks": int, "last_ingest": iso str | None, "sources": [...]}``."""
