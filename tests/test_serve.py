@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from servers import free_port
 from ui import cli as serve_cli
+from ui.backend import ChatBackend as RealBackend
 from ui_server import newsrag_exe
 
 WARNING = (
@@ -88,14 +90,30 @@ def test_non_loopback_without_login_warns_then_a_busy_port_stops_it():
 
 
 class _FakeBackend:
+    """Loads its parts at once (``fail``: the model part raises this)."""
+
+    fail: Exception | None = None
+
     def __init__(self, settings):
         self.settings = settings
+        self.real = RealBackend(settings)
 
     def stats(self):
         return {"articles": 1}
 
-    def warm_up(self):
-        pass
+    def loading(self):
+        return self.real.loading()
+
+    def load(self, parts, report=None):
+        self.real.load(parts, report)
+
+    def _model(self):
+        if self.fail:
+            raise self.fail
+        return "m.gguf"
+
+    def startup_parts(self):
+        return [("the store (x)", lambda: "1 article, 8 chunks")], [("the model", self._model)]
 
 
 class _FakeDemo:
@@ -112,6 +130,9 @@ class _FakeDemo:
 
     def block_thread(self):
         pass
+
+    def close(self):
+        self.closed = True
 
 
 @pytest.fixture
@@ -132,6 +153,27 @@ def test_chat_on_is_printed_once_the_server_listens(fake_chat):
     assert res.exit_code == 0, res.output
     assert fake_chat.launched["server_port"] == port and fake_chat.launched["prevent_thread_lock"] is True
     assert f"Chat on http://127.0.0.1:{port}" in res.stdout and res.stderr == ""
+
+
+def test_each_part_is_a_line_with_its_time_before_the_chat_is_ready(fake_chat):
+    port = free_port()
+    res = run("--port", port, "--llm", "extractive")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert re.fullmatch(r"Loading the store \(x\)… 1 article, 8 chunks, \d+\.\d s", lines[0])
+    assert lines[1] == f"The page is up on http://127.0.0.1:{port}; it answers once the rest is loaded"
+    assert re.fullmatch(r"Loading the model… m\.gguf, \d+\.\d s", lines[2])
+    assert lines[3] == f"Chat on http://127.0.0.1:{port}  (Ctrl+C to stop)"
+
+
+def test_a_part_that_cannot_load_is_one_line_and_the_server_stops(fake_chat, monkeypatch):
+    from rag.errors import ModelMissingError
+
+    monkeypatch.setattr(_FakeBackend, "fail", ModelMissingError("no model file: run `newsrag model pull`"))
+    res = run("--port", free_port(), "--llm", "extractive")
+    assert res.exit_code == 1
+    assert res.stderr == "Error: no model file: run `newsrag model pull`\n"
+    assert fake_chat.closed and "Chat on" not in res.stdout
 
 
 def test_a_failing_launch_is_one_line(fake_chat, monkeypatch):

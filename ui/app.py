@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from html import escape
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,25 @@ LIBRARY_JS = """element.addEventListener('change', (event) => {
   const ids = [...element.querySelectorAll('.library-pick:checked')].map((box) => box.value);
   trigger('pick', {ids: ids});
 });"""
+
+
+LOADING_EVERY_S = 1.0  # how often a page opened while the chat loads asks whether it is ready
+
+
+def loading_banner(what: str | None) -> Any:
+    """The banner a page shows while the chat loads: what is loading, and that questions wait.
+
+    Args:
+        what: the part loading now (``ChatBackend.loading_status``), None once the chat is ready.
+
+    Returns:
+        The banner's update: shown with its text while loading, hidden once ready.
+    """
+    if what is None:
+        return gr.update(value="", visible=False)
+    text = f"Getting ready: loading {escape(what)}… A question asked now is answered as soon as it is done."
+    style = "padding:8px 12px;border:1px solid #f0c36d;border-radius:6px;background:#fff8e6"
+    return gr.update(value=f'<div role="status" class="loading" style="{style}">{text}</div>', visible=True)
 
 
 def _kept(value: Any) -> Any:
@@ -179,10 +199,20 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         )
         return report, stats, gr.update(choices=names), gr.update(choices=names)
 
+    # a backend that loads before it is ready (``newsrag serve``) says what is loading; a page
+    # opened meanwhile shows it, asking every LOADING_EVERY_S until the chat is ready
+    status = getattr(backend, "loading_status", None)
+
+    def loading_now() -> tuple:
+        what = status() if status else None
+        return loading_banner(what), gr.Timer(active=what is not None)
+
     # --- layout --------------------------------------------------------------------------------
     with gr.Blocks(title="newsrag: ask the news") as demo:
         session = gr.State(new_session())
         gr.Markdown("## newsrag · ask the news\nEvery answer cites the articles it comes from: click a **[n]** to see the passage.")
+        loading = gr.HTML(elem_id="loading", visible=False)
+        loading_timer = gr.Timer(LOADING_EVERY_S, active=False)
         with gr.Tab("Chat"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
@@ -305,6 +335,9 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
         for trigger in (refresh.click, demo.load):
             trigger(stats_and_sources, None, [stats_md, source_filter, chat_sources], api_visibility="private",
                     ).then(library, listing, [library_table, picked], api_visibility="private")
+        if status is not None:
+            for trigger in (demo.load, loading_timer.tick):
+                trigger(loading_now, None, [loading, loading_timer], queue=False, api_visibility="private")
         # today in the reader's browser (not the day the server started), set as the page loads
         demo.load(None, None, [as_of], js=TODAY_JS, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)

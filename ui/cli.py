@@ -110,41 +110,69 @@ def serve_command(
         typer.echo(f"Error: {problem}", err=True)
         raise typer.Exit(1)
 
-    from ui.app import build_app, launch_options
+    from ui.app import build_app
     from ui.backend import ChatBackend
 
     backend = ChatBackend(settings)
+    store_parts, answer_parts = backend.startup_parts()
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    with backend.loading():  # answers wait until every part is loaded; the page says so meanwhile
+        try:  # the articles first: the page shows them from the start
+            backend.load(store_parts, print_loading)
+            summary = ingest_seeds_if_empty(backend)
+            if summary:
+                typer.echo(f"Seed articles ingested: {summary}")
+        except NewsragError as err:
+            typer.echo(f"Error: {err}", err=True)
+            raise typer.Exit(1) from None
+        demo = build_app(backend, store_dir=Path(settings.store), max_upload_mb=settings.max_upload_mb)
+        demo.queue(default_concurrency_limit=4)
+        launch(demo, settings)
+        typer.echo(f"The page is up on http://{shown}:{settings.port}; it answers once the rest is loaded")
+        try:
+            backend.load(answer_parts, print_loading)
+        except NewsragError as err:
+            typer.echo(f"Error: {err}", err=True)
+            demo.close()
+            raise typer.Exit(1) from None
+    typer.echo(f"Chat on http://{shown}:{settings.port}  (Ctrl+C to stop)")
+    demo.block_thread()
+
+
+def launch(demo, settings) -> None:
+    """Start the chat's web server (not blocking); a failure to listen is one line and exit 1.
+
+    Args:
+        demo: the ``gr.Blocks`` of ``ui.app.build_app``.
+        settings: host, port, upload limit and login.
+    """
+    from ui.app import launch_options
+
+    options = launch_options(
+        host=settings.host, port=settings.port, max_upload_mb=settings.max_upload_mb,
+        auth_username=settings.auth_username, auth_password=settings.auth_password,
+    )
     try:
-        summary = ingest_seeds_if_empty(backend)
-        if summary:
-            typer.echo(f"Seed articles ingested: {summary}")
-        typer.echo(f"Loading the answer pipeline ({settings.llm})…")
-        backend.warm_up()
-    except NewsragError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(1) from None
-    demo = build_app(backend, store_dir=Path(settings.store), max_upload_mb=settings.max_upload_mb)
-    demo.queue(default_concurrency_limit=4)
-    try:
-        demo.launch(
-            **launch_options(
-                host=settings.host,
-                port=settings.port,
-                max_upload_mb=settings.max_upload_mb,
-                auth_username=settings.auth_username,
-                auth_password=settings.auth_password,
-            ),
-            inbrowser=False,
-            quiet=True,
-            prevent_thread_lock=True,
-        )
-    except OSError as err:  # the port was taken while the pipeline loaded, or another bind failure
+        demo.launch(**options, inbrowser=False, quiet=True, prevent_thread_lock=True)
+    except OSError as err:  # the port was taken since it was checked, or another bind failure
         reason = port_problem(settings.host, settings.port)
         typer.echo(f"Error: {reason or f'cannot start the chat server: {err}'}", err=True)
         raise typer.Exit(1) from None
-    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
-    typer.echo(f"Chat on http://{shown}:{settings.port}  (Ctrl+C to stop)")
-    demo.block_thread()
+
+
+def print_loading(what: str, seconds: float | None, detail: str | None) -> None:
+    """One terminal line per part loaded, begun as it starts and ended with what it took:
+    ``Loading the answer pipeline (llamacpp)… qwen2.5-1.5b.gguf, 8.9 s``.
+
+    Args:
+        what: the part.
+        seconds: None as it starts, then the seconds it took.
+        detail: what was loaded, or None.
+    """
+    if seconds is None:
+        typer.echo(f"Loading {what}…", nl=False)
+        return
+    typer.echo(f" {detail + ', ' if detail else ''}{seconds:.1f} s")
 
 
 def register(app: typer.Typer) -> None:
