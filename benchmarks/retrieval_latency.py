@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -72,8 +73,16 @@ def _base_vectors(embeddings, texts: list[str]) -> np.ndarray:
     return vecs
 
 
+def _outdated(store) -> bool:
+    """Whether a cached store was built before chunks kept their quotations (retrieval would find
+    them again in every chunk it reads, as for no store written today)."""
+    hits = store.dense_search("officials said", 1)
+    return bool(hits) and hits[0][0].quotes is None
+
+
 def build_store(n: int, embeddings, progress: bool = True):
-    """The synthetic store of ``n`` chunks (built on first use, then reused).
+    """The synthetic store of ``n`` chunks (built on first use, then reused; rebuilt when it was
+    cached by a version that did not keep quotations with chunks).
 
     Args:
         n: number of chunks (a multiple of 50).
@@ -89,9 +98,12 @@ def build_store(n: int, embeddings, progress: bool = True):
     from rag.store import Store
 
     store_dir = CACHE / f"retrieval-{n}"
-    store = Store(store_dir, "bench", embeddings)
     if is_complete(store_dir):
-        return store, store_dir
+        store = Store(store_dir, "bench", embeddings)
+        if not _outdated(store):
+            return store, store_dir
+        shutil.rmtree(store_dir)
+    store = Store(store_dir, "bench", embeddings)
     rng = random.Random(13)
     base_texts = [synthetic_text(rng) for _ in range(BASE)]
     base = _base_vectors(embeddings, base_texts)
