@@ -137,7 +137,7 @@ def main() -> None:
 
 def answer_slice(args, retriever, questions) -> None:
     from evals.metrics import contains_answer
-    from rag.chain import Answerer
+    from rag.answerer import Answerer
     from rag.pipeline import embedding_similarity
     from rag.settings import Settings
 

@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
 
         return remove
     if name == "Answerer":
-        from rag.chain import Answerer
+        from rag.answerer import Answerer
 
         return Answerer
     raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -260,7 +260,7 @@ def _ask_many(answerer, lines, total: int | None, json_out: bool, day, filters: 
     import sys
     import time
 
-    from rag.chain import check_question
+    from rag.answerer import check_question
     from rag.errors import QuestionTooLong
 
     started, done, failed = time.perf_counter(), 0, 0
@@ -320,7 +320,7 @@ def _register_ask(app: typer.Typer) -> None:
         """
         import json
 
-        from rag.chain import check_question
+        from rag.answerer import check_question
         from rag.pipeline import get_answerer
         from rag.types import Filters
 

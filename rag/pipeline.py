@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from rag.chain import Answerer
+from rag.answerer import Answerer
 from rag.retrieval import HybridRetriever
 from rag.types import Answer, Stage
 

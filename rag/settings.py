@@ -168,7 +168,7 @@ class Settings(BaseSettings):
 
     @property
     def answer_params(self) -> AnswerParams:
-        """The answerer's parameters (``rag.chain.Answerer``)."""
+        """The answerer's parameters (``rag.answerer.Answerer``)."""
         return self._group(AnswerParams)
 
     @property

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from fake_store import FakeStore, seed_article
 from rag import pipeline
 from conftest import answer_params, retrieval_params
-from rag.chain import Answerer
+from rag.answerer import Answerer
 from rag.retrieval import HybridRetriever
 
 ROOT = Path(__file__).resolve().parents[1]

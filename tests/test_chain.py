@@ -7,7 +7,7 @@ from langchain_core.language_models import FakeListChatModel
 
 from fake_store import FakeStore, seed_article
 from conftest import answer_params, retrieval_params
-from rag.chain import Answerer, heuristic_standalone
+from rag.answerer import Answerer, heuristic_standalone
 from rag.prompt import ANSWER_PROMPT
 from rag.retrieval import HybridRetriever
 from rag.types import REFUSAL_TEXT, Answer, Article, Stage

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from fake_store import FakeStore, seed_article
 from conftest import answer_params, retrieval_params
-from rag.chain import Answerer
+from rag.answerer import Answerer
 from rag.errors import BackendError, QuestionTooLong
 from rag.prompt import estimate_tokens
 from rag.retrieval import HybridRetriever

@@ -90,7 +90,7 @@ from langchain_core.language_models import FakeListChatModel  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 from fake_store import FakeStore, chunk_article, seed_article  # noqa: E402
-from rag.chain import Answerer  # noqa: E402
+from rag.answerer import Answerer  # noqa: E402
 from rag.context import Passage, make_passages  # noqa: E402
 from rag.grounding import verify as verify_with  # noqa: E402
 from rag.settings import Settings  # noqa: E402

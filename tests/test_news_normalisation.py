@@ -96,7 +96,7 @@ def test_the_subject_is_looked_for_in_the_whole_article_not_only_the_retrieved_p
     from fake_store import FakeStore
     from langchain_core.language_models import FakeListChatModel
 
-    from rag.chain import Answerer
+    from rag.answerer import Answerer
     from rag.retrieval import HybridRetriever
     from rag.types import Article
 

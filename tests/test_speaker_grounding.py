@@ -6,7 +6,7 @@ from langchain_core.language_models import FakeListChatModel
 
 from conftest import answer_params, retrieval_params
 from fake_store import FakeStore, seed_article
-from rag.chain import Answerer
+from rag.answerer import Answerer
 from rag.grounding import speaker_evidence
 from rag.quotes import find_quotes, speaker_at
 from rag.retrieval import HybridRetriever

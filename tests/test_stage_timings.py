@@ -13,7 +13,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from conftest import answer_params, retrieval_params
 from fake_store import FakeStore, seed_article
 from rag import llm
-from rag.chain import Answerer
+from rag.answerer import Answerer
 from rag.retrieval import HybridRetriever
 
 Q = "What did Rhodes say about Ukraine?"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from conftest import answer_params, retrieval_params
 from fake_store import FakeStore, seed_article
 from rag import pipeline
-from rag.chain import Answerer
+from rag.answerer import Answerer
 from rag.cli import StageLine
 from rag.retrieval import HybridRetriever
 from rag.types import REFUSAL_SENTENCES, Answer, Filters, Stage, refusal_sentence

@@ -261,7 +261,7 @@ class RagBackend(FakeBackend):
         super().__init__()
         from conftest import FakeEmbeddings, answer_params, retrieval_params
         from fake_store import FakeStore, seed_article
-        from rag.chain import Answerer
+        from rag.answerer import Answerer
         from rag.retrieval import HybridRetriever
         from test_chain import PUTIN
 
@@ -520,7 +520,7 @@ def test_browser_removing_the_seed_article_empties_the_table_and_the_chat_stops_
     from conftest import FakeEmbeddings, answer_params, retrieval_params
     from fake_store import SEED
     from ingest.pipeline import ingest_paths
-    from rag.chain import Answerer
+    from rag.answerer import Answerer
     from rag.retrieval import HybridRetriever
     from rag.settings import load_settings
     from rag.store import Store

@@ -130,7 +130,7 @@ class FakeBackend:
 
 def too_long(question, history, filters, as_of=None):
     """A backend ``stream`` that refuses every question as too long (over 2,000 characters)."""
-    from rag.chain import check_question
+    from rag.answerer import check_question
 
     check_question(question, 2000)
     yield "never"
