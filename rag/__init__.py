@@ -1,5 +1,6 @@
-"""newsrag's answer side: ``rag.ask`` and ``rag.stream``, and ``rag.remove`` to take articles out
-of the store (loaded lazily: importing ``rag`` is cheap)."""
+"""newsrag's answer side: ``rag.ask`` and ``rag.stream``; ``rag.chain()`` (the answer path as a
+LangChain ``Runnable``) and ``rag.retriever()`` (its retrieval as a LangChain ``BaseRetriever``);
+and ``rag.remove`` to take articles out of the store (loaded lazily: importing ``rag`` is cheap)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from rag.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
-__all__ = ["ask", "stream", "get_answerer", "Answerer", "remove"]
+__all__ = ["ask", "stream", "chain", "retriever", "get_answerer", "Answerer", "remove"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ask", "stream", "get_answerer"):
+    if name in ("ask", "stream", "chain", "retriever", "get_answerer"):
         from rag import pipeline
 
         return getattr(pipeline, name)

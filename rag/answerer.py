@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -140,6 +141,31 @@ class _CallUsage(BaseCallbackHandler):
             usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
             if usage:
                 self.usage = dict(usage)
+
+
+class StageRun:
+    """One stage of one answer as a tracer sees it: ``outputs`` are set by the stage as it ends, and
+    ``callbacks`` is what the stage's model calls are configured with (here: only the handlers given)."""
+
+    def __init__(self) -> None:
+        self.outputs: dict[str, Any] = {}
+
+    def callbacks(self, *handlers: BaseCallbackHandler) -> Any:
+        """The ``callbacks`` of a model call made in this stage, ``handlers`` included."""
+        return list(handlers)
+
+
+class Trace:
+    """Where the stages of one answer are reported: nowhere (``rag.runnables`` reports each stage as a
+    LangChain callback run, the stage's model calls nested under it)."""
+
+    @contextmanager
+    def stage(self, name: str, inputs: dict[str, Any]) -> Iterator[StageRun]:
+        """Run the block as the stage ``name`` with ``inputs``; it sets the run's ``outputs``."""
+        yield StageRun()
+
+
+NO_TRACE = Trace()
 
 
 class _Turn:
@@ -267,12 +293,13 @@ class Answerer:
             self.rewrite_chain = REWRITE_PROMPT | chat_model | StrOutputParser()
 
     # --- the stages, in order --------------------------------------------------------------------------
-    def standalone(self, question: str, history: list[dict] | None) -> str:
+    def standalone(self, question: str, history: list[dict] | None, callbacks: Any = None) -> str:
         """Rewrite: the question made standalone (unchanged when there is no history).
 
         Args:
             question: the latest user message.
             history: earlier ``{"role", "content"}`` messages.
+            callbacks: LangChain callbacks of the rewrite's model call (None: none).
 
         Returns:
             A standalone question.
@@ -284,7 +311,8 @@ class Answerer:
         recent = fit_history(question, history, self.window, self.params.max_question_chars)
         if recent is None:
             return question
-        rewritten = _clean_rewrite(complete(self.rewrite_chain, {"history": recent, "question": question}), question)
+        chain = self.rewrite_chain.with_config(callbacks=callbacks) if callbacks else self.rewrite_chain
+        rewritten = _clean_rewrite(complete(chain, {"history": recent, "question": question}), question)
         return rewritten if faithful_rewrite(rewritten, question, history) else question
 
     def retrieve(self, query: str, filters: Filters, as_of: dt.date) -> Retrieval:
@@ -332,6 +360,7 @@ class Answerer:
         history: list[dict] | None = None,
         filters: dict | Filters | None = None,
         as_of: dt.date | str | None = None,
+        trace: Trace = NO_TRACE,
     ) -> Iterator[str | Stage | Answer]:
         """Answer ``question``, yielding text pieces as they are generated, then the ``Answer``.
 
@@ -343,6 +372,9 @@ class Answerer:
             history: earlier chat messages ``{"role": "user"|"assistant", "content": str}``.
             filters: ``{"sources", "date_from", "date_to", "article_ids"}`` restrictions.
             as_of: the day "this week" refers to (date or ``YYYY-MM-DD``; default today).
+            trace: where each stage (``rewrite``, ``retrieval``, ``context``, ``prompt``,
+                ``generation``, ``grounding``, and ``refusal`` for a refusal's reason) is reported
+                (default: nowhere; ``rag.runnables`` reports them as LangChain callback runs).
 
         Yields:
             ``Stage`` events as each stage begins (``rewriting`` with history only, ``searching``,
@@ -355,59 +387,68 @@ class Answerer:
         filters = filters if isinstance(filters, Filters) else Filters.from_dict(filters)
         day = parse_date(as_of) or dt.date.today()
         turn = _Turn(question, day, filters)
-        for item in self._stages(turn, question, history, filters, day):
+        for item in self._stages(turn, question, history, filters, day, trace):
             if isinstance(item, Answer) and not item.answerable:
-                item = item.model_copy(update={"refusal_detail": self.why(item, filters, day)})
+                with trace.stage("refusal", {"reason": item.refusal_reason}) as run:
+                    detail = self.why(item, filters, day)
+                    run.outputs = {"refusal_detail": detail}
+                item = item.model_copy(update={"refusal_detail": detail})
             yield item
 
     def _stages(
-        self, turn: _Turn, question: str, history: list[dict] | None, filters: Filters, day: dt.date
+        self, turn: _Turn, question: str, history: list[dict] | None, filters: Filters, day: dt.date,
+        trace: Trace = NO_TRACE,
     ) -> Iterator[str | Stage | Answer]:
         """The stages of ``stream``, in order, with their ``Stage`` events (see ``stream``)."""
         if history and any(m.get("role") == "user" for m in history):
             yield Stage(name="rewriting")
-        query = self.standalone(question, history)
+        with trace.stage("rewrite", {"question": question, "history": len(history or [])}) as run:
+            query = self.standalone(question, history, run.callbacks())
+            run.outputs = {"query": query}
         turn.lap("rewrite_s")
         yield Stage(name="searching", query=query)
         started = time.perf_counter()
-        retrieval = self.retrieve(query, filters, day)
+        with trace.stage("retrieval", {"query": query, "filters": filters.as_dict(), "as_of": day.isoformat()}) as run:
+            retrieval = self.retrieve(query, filters, day)
+            run.outputs = {"chunk_ids": [c.id for c in retrieval.chunks], "relevance": retrieval.relevance}
         turn.lap("retrieve_s", since=started)
         turn.retrieved(query, retrieval)
 
         relevant = self.relevant(retrieval)
         if relevant:
             yield Stage(name="reading", sources=retrieval.chunks)
-        passages = self.passages(query, retrieval) if relevant else []
-        names = asked_speakers(query)
-        if names:  # who said what: answered only from the asked person's own quotations
-            evidence = speaker_evidence(
-                query, retrieval.chunks + retrieval.quoting, names, self.params.support_threshold
-            )
-            if not evidence.own and (passages or evidence.others):
-                # others are quoted on the topic (even when the gate found the person irrelevant)
-                refusal = turn.not_quoted(not_quoted_answer(names[0], evidence))
-                yield refusal.answer
-                yield refusal
-                return
-            passages = evidence.own if passages else []
+        with trace.stage("context", {"query": query, "relevant": relevant}) as run:
+            passages, names, refusal = self._context(turn, query, retrieval, relevant)
+            run.outputs = {"passages": [p.chunk.id for p in passages], "speakers": names}
+        if refusal is not None:
+            yield refusal.answer
+            yield refusal
+            return
         if not passages:
             yield REFUSAL_TEXT
             yield turn.answer(None, reason="no_relevant_articles")
             return
         yield Stage(name="writing")
         if self.answer_chain is None:
-            answer = turn.answer(self.extractive(query, passages, spoken=bool(names)))
+            with trace.stage("generation", {"backend": "extractive", "passages": len(passages)}) as run:
+                verified = self.extractive(query, passages, spoken=bool(names))
+                run.outputs = {"text": verified.text}
+            answer = turn.answer(verified)
             yield answer.answer
             yield answer
             return
 
-        passages, inputs = self.fit(query, retrieval, passages, day)
+        with trace.stage("prompt", {"passages": len(passages)}) as run:
+            passages, inputs = self.fit(query, retrieval, passages, day)
+            run.outputs = {"passages": len(passages)}
         if not passages:
             yield REFUSAL_TEXT
             yield turn.answer(None, reason="context_too_long")
             return
         started, draft, usage = time.perf_counter(), Draft(), _CallUsage()
-        yield from generate(self.answer_chain.with_config(callbacks=[usage]), inputs, draft)
+        with trace.stage("generation", {"passages": len(passages)}) as run:
+            yield from generate(self.answer_chain.with_config(callbacks=run.callbacks(usage)), inputs, draft)
+            run.outputs = {"draft": draft.text}
         turn.generated(started, draft, usage.usage)
         if says_not_found(draft.text):
             yield REFUSAL_TEXT
@@ -415,12 +456,32 @@ class Answerer:
             return
         yield Stage(name="checking")
         started = time.perf_counter()
-        verified = self.ground(draft.text, passages, query, retrieval)
+        with trace.stage("grounding", {"draft": draft.text}) as run:
+            verified = self.ground(draft.text, passages, query, retrieval)
+            run.outputs = {"citations": len(verified.citations), "dropped": verified.dropped}
         turn.lap("verify_s", since=started)
         answer = turn.answer(verified, draft.text)
         if not answer.answerable and not draft.shown:
             yield answer.answer
         yield answer
+
+    def _context(
+        self, turn: _Turn, query: str, retrieval: Retrieval, relevant: bool
+    ) -> tuple[list[Passage], list[str], Answer | None]:
+        """Context: the passages the answer is made from, the people asked about as speakers, and
+        the refusal of a who-said-what question whose person is not quoted on the topic (or None).
+
+        A who-said-what question is answered only from the asked person's own quotations.
+        """
+        passages = self.passages(query, retrieval) if relevant else []
+        names = asked_speakers(query)
+        if not names:
+            return passages, names, None
+        evidence = speaker_evidence(query, retrieval.chunks + retrieval.quoting, names, self.params.support_threshold)
+        if not evidence.own and (passages or evidence.others):
+            # others are quoted on the topic (even when the gate found the person irrelevant)
+            return passages, names, turn.not_quoted(not_quoted_answer(names[0], evidence))
+        return (evidence.own if passages else []), names, None
 
     def why(self, refusal: Answer, filters: Filters, day: dt.date) -> str:
         """Which case a refusal is, in one sentence (``rag.types.refusal_sentence``).

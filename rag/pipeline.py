@@ -1,4 +1,6 @@
-"""The default ``Answerer`` for a ``Settings``, loaded once and reused, and the ``ask``/``stream`` API.
+"""The default ``Answerer`` for a ``Settings``, loaded once and reused, and the Python API: ``ask``
+and ``stream``, thin wrappers over ``chain`` (the answer path as a LangChain ``Runnable``), and
+``retriever`` (its retrieval as a LangChain ``BaseRetriever``).
 
 Loading the embedder, the store, the BM25 index and the LLM takes seconds; the UI and the evals
 ask many questions, so the pipeline is cached per settings.
@@ -12,7 +14,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag.answerer import Answerer
+from rag.lc_retriever import NewsRetriever
 from rag.retrieval import HybridRetriever
+from rag.runnables import AnswerChain
 from rag.types import Answer, Stage
 
 _CACHE: dict[str, Answerer] = {}
@@ -90,6 +94,41 @@ def get_answerer(settings: Any = None) -> Answerer:
         return _CACHE[key]
 
 
+def chain(settings: Any = None) -> AnswerChain:
+    """The answer path as a LangChain ``Runnable``: a question (or ``{"question", "history",
+    "filters", "as_of"}``) in, the ``Answer`` out; ``invoke``, ``batch``, ``stream``, ``ainvoke``,
+    ``astream``, each stage a callback run (``rag.runnables.AnswerChain``).
+
+    Args:
+        settings: a ``rag.settings.Settings`` (default: from the environment); the models load once
+            per settings, shared with ``ask`` and ``retriever``.
+
+    Returns:
+        The chain.
+    """
+    return AnswerChain(answerer=get_answerer(settings))
+
+
+def retriever(
+    settings: Any = None, *, filters: dict | None = None, as_of: dt.date | str | None = None
+) -> NewsRetriever:
+    """newsrag's hybrid retrieval as a LangChain ``BaseRetriever``: a question in, the ``top_k``
+    chunks ``ask`` would read out, as ``Document``s with their article's metadata, offsets and
+    fusion score (``rag.lc_retriever.NewsRetriever``).
+
+    Args:
+        settings: a ``rag.settings.Settings`` (default: from the environment).
+        filters: ``{"sources", "date_from", "date_to", "article_ids"}`` for every call (None: none).
+        as_of: the day "this week" refers to (None: the day of each call).
+
+    Returns:
+        The retriever; a call may set ``filters``, ``as_of`` and ``k`` itself (keyword arguments
+        or ``config["configurable"]``).
+    """
+    answerer = get_answerer(settings)
+    return NewsRetriever(hybrid=answerer.retriever, k=answerer.params.top_k, filters=filters, as_of=as_of)
+
+
 def ask(
     question: str,
     *,
@@ -111,7 +150,7 @@ def ask(
     Returns:
         The ``Answer`` (``answerable`` False and the fixed refusal when the articles don't say).
     """
-    return get_answerer(settings).ask(question, history=history, filters=filters, as_of=as_of)
+    return chain(settings).invoke(dict(question=question, history=history, filters=filters, as_of=as_of))
 
 
 def stream(
@@ -135,4 +174,4 @@ def stream(
         it is in ``refusal_detail``). A caller that only handles ``str`` and ``Answer`` (with
         ``isinstance``) skips the stages.
     """
-    yield from get_answerer(settings).stream(question, history=history, filters=filters, as_of=as_of)
+    yield from chain(settings).stream(dict(question=question, history=history, filters=filters, as_of=as_of))
