@@ -138,6 +138,11 @@ class Settings(BaseSettings):
         default=None, description="Chat login password; a login needs it and auth_username, or neither."
     )
     max_upload_mb: int = Field(default=20, ge=1, description="Largest file accepted by the upload box.")
+    mcp: bool = Field(
+        default=False,
+        description="newsrag serve also serves the tools ask and search to MCP clients, at /gradio_api/mcp/ "
+        "on the chat's address, behind its login.",
+    )
 
     # --- misc ----------------------------------------------------------------------------------
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Model cache folder.")

@@ -21,6 +21,8 @@ from ui import handlers
 from ui.backend import Backend
 from ui.format import LIBRARY_SORTS, format_sources
 from ui.handlers import new_session
+from ui.mcp import launch_options as mcp_launch_options
+from ui.mcp import tools as mcp_tools
 from ui.uploads import ACCEPTED_EXTENSIONS
 
 EXAMPLES = [
@@ -113,17 +115,20 @@ def _download(path: str | None) -> Any:
     return gr.update(value=path, interactive=path is not None)
 
 
-def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> gr.Blocks:
+def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20, mcp: bool = False) -> gr.Blocks:
     """The chat as a ``gr.Blocks`` (not launched).
 
     Args:
         backend: answers, articles, stats and ingest (``ui.backend.ChatBackend`` or a fake).
         store_dir: the store folder; uploads are copied into ``<store_dir>/uploads``.
         max_upload_mb: largest accepted upload, in MB.
+        mcp: also the MCP tools ``ask`` and ``search`` (``ui.mcp``; the backend needs ``search``),
+            launched with ``launch_options(mcp=True)``.
 
     Returns:
-        The Blocks, with the events ``ask`` (API: question in, ``ask --json`` object out),
-        and the chat and library events (not part of the API).
+        The Blocks, with the events ``ask`` (API: question in, ``ask --json`` object out; with
+        ``mcp``, still callable but left out of the API's listing, where the tools are), the
+        tools' (``mcp_ask``, ``mcp_search``), and the chat and library events (not part of the API).
     """
     max_bytes = int(max_upload_mb * 1024 * 1024)
     line = handlers.AnswerLine()  # answers being written now, in every session
@@ -340,7 +345,11 @@ def build_app(backend: Backend, *, store_dir: Path, max_upload_mb: int = 20) -> 
                 trigger(loading_now, None, [loading, loading_timer], queue=False, api_visibility="private")
         # today in the reader's browser (not the day the server started), set as the page loads
         demo.load(None, None, [as_of], js=TODAY_JS, queue=False, api_visibility="private")
-        gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE)
+        gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=ANSWER_QUEUE,
+               api_visibility="undocumented" if mcp else "public")
+        if mcp:  # Gradio's MCP server makes each listed API function a tool, named as the function
+            for tool in mcp_tools(backend, line):
+                gr.api(tool, api_name=f"mcp_{tool.__name__}", queue=False)
     weakref.finalize(demo, shutil.rmtree, export_dir, ignore_errors=True)
     return demo
 
@@ -352,6 +361,7 @@ def launch_options(
     max_upload_mb: int,
     auth_username: str | None = None,
     auth_password: str | None = None,
+    mcp: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: loopback by default, no share link, size limit.
 
@@ -361,6 +371,7 @@ def launch_options(
         max_upload_mb: largest accepted upload, in MB.
         auth_username: login name (login required only when both name and password are set).
         auth_password: login password.
+        mcp: serve the MCP tools too (``ui.mcp``), behind the same login.
 
     Returns:
         The keyword arguments.
@@ -377,4 +388,6 @@ def launch_options(
     )
     if auth_username and auth_password:
         options["auth"] = (auth_username, auth_password)
+    if mcp:
+        options.update(mcp_launch_options(options.get("auth")))
     return options

@@ -179,6 +179,24 @@ class ChatBackend:
         self._ready.wait()  # while the chat loads (``loading``), answers wait for it
         yield from self.answerer.stream(question, history=history or None, filters=filters, as_of=as_of)
 
+    def search(self, query: str, k: int) -> list[dict[str, Any]]:
+        """The ``k`` passages that best match ``query``, best first, as ``rag.retriever()`` finds them
+        (the MCP tool ``search``; waits while the chat loads).
+
+        Args:
+            query: what to look for.
+            k: how many passages.
+
+        Returns:
+            ``{"text", "article_id", "title", "url", "published", "source", "chunk_id", "position",
+            "start", "end", "score"}`` per passage.
+        """
+        from rag.lc_retriever import NewsRetriever
+
+        self._ready.wait()
+        documents = NewsRetriever(hybrid=self.answerer.retriever, k=k).invoke(query)
+        return [{"text": doc.page_content, **doc.metadata} for doc in documents]
+
     def get_article(self, article_id: str) -> Article | None:
         """The stored article, for showing a quote in its paragraph (None when missing)."""
         return self.store.get_article(article_id)

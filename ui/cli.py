@@ -96,12 +96,16 @@ def serve_command(
     port: Optional[int] = typer.Option(None, "--port", help="Port (default 7860)."),
     store: Optional[Path] = typer.Option(None, "--store", help="Store folder (default: NEWSRAG_STORE or .newsrag)."),
     llm: Optional[str] = typer.Option(None, "--llm", help="Answer backend: llamacpp, openai or extractive."),
+    mcp: Optional[bool] = typer.Option(
+        None, "--mcp", help="Also serve the tools ask and search to MCP clients, behind the chat's login "
+        "(default: NEWSRAG_MCP).", show_default=False,
+    ),
 ) -> None:
     """Serve the chat (loopback by default); the seed articles are ingested on first run."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     from rag.cli import settings_or_exit
 
-    settings = settings_or_exit(host=host, port=port, store=store, llm=llm)
+    settings = settings_or_exit(host=host, port=port, store=store, llm=llm, mcp=mcp)
     warning = exposure_warning(settings.host, login=bool(settings.auth_username and settings.auth_password))
     if warning:
         typer.echo(f"Warning: {warning}", err=True)
@@ -125,7 +129,9 @@ def serve_command(
         except NewsragError as err:
             typer.echo(f"Error: {err}", err=True)
             raise typer.Exit(1) from None
-        demo = build_app(backend, store_dir=Path(settings.store), max_upload_mb=settings.max_upload_mb)
+        demo = build_app(
+            backend, store_dir=Path(settings.store), max_upload_mb=settings.max_upload_mb, mcp=settings.mcp
+        )
         demo.queue(default_concurrency_limit=4)
         launch(demo, settings)
         typer.echo(f"The page is up on http://{shown}:{settings.port}; it answers once the rest is loaded")
@@ -136,6 +142,11 @@ def serve_command(
             demo.close()
             raise typer.Exit(1) from None
     typer.echo(f"Chat on http://{shown}:{settings.port}  (Ctrl+C to stop)")
+    if settings.mcp:
+        from ui.mcp import MCP_PATH
+
+        login = " (HTTP Basic: the chat's login)" if settings.auth_username else ""
+        typer.echo(f"MCP tools ask and search on http://{shown}:{settings.port}{MCP_PATH}/{login}")
     demo.block_thread()
 
 
@@ -150,7 +161,7 @@ def launch(demo, settings) -> None:
 
     options = launch_options(
         host=settings.host, port=settings.port, max_upload_mb=settings.max_upload_mb,
-        auth_username=settings.auth_username, auth_password=settings.auth_password,
+        auth_username=settings.auth_username, auth_password=settings.auth_password, mcp=settings.mcp,
     )
     try:
         demo.launch(**options, inbrowser=False, quiet=True, prevent_thread_lock=True)
