@@ -275,3 +275,25 @@ def test_a_refusal_s_reason_is_a_run_and_an_error_ends_the_run(extractive):
     with pytest.raises(QuestionTooLong):
         rag.chain(extractive).invoke("why? " * 1000, config={"callbacks": [runs]})
     assert "QuestionTooLong" in runs.roots[-1].error
+
+
+@pytest.mark.slow
+def test_the_readme_s_langchain_example_runs(tmp_path):
+    """The five lines of the README's LangChain example, as written, over the seed article (the real
+    embedder and store, the extractive backend)."""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = readme.split("<!-- example: langchain")[1].split("```python\n")[1].split("```")[0]
+    assert len(code.strip().splitlines()) == 5
+    env = dict(os.environ, NEWSRAG_STORE=str(tmp_path / "store"), NEWSRAG_LLM="extractive")
+    newsrag = Path(sys.executable).with_name("newsrag")
+    subprocess.run([str(newsrag), "ingest", str(ROOT / "seeds")], env=env, check=True, capture_output=True, cwd=tmp_path)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = ast.literal_eval(run.stdout.strip())
+    assert "complete violation of the spirit" in printed["answer"] and "[1]" in printed["answer"]
+    assert [title for title, _ in printed["sources"]] == ["Obama, Putin discuss Syria, Iran and Ukraine"] * 2
