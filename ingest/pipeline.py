@@ -3,6 +3,11 @@
 Unchanged articles are recognised by a fingerprint before anything is embedded, and chunks
 already in the store keep their vectors, so re-ingesting the same files embeds nothing.
 
+Embedding overlaps the rest: a batch is embedded on a background thread while the next articles
+are loaded and chunked and the batch before it is written (the embedder's forward passes do not
+hold the interpreter lock). Writes stay on the thread that holds the store's write lock, in the
+order of the batches, so what is stored and the report are those of a run without overlap.
+
 An article with the same text as a stored one is a duplicate; one with nearly the same text
 (``ingest.near_duplicates``) is a near-duplicate. Either way the story is stored once and the other
 copy's origin (id, file, address, publisher) is recorded on it as "also in". Of two near-duplicates
@@ -17,6 +22,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,7 +133,7 @@ def _rank(published: str | None, url: str | None) -> int:
     return int(bool(published)) + int(bool(url))
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: the same article is pending once
 class _Pending:
     article: Article
     chunks: list[Chunk]
@@ -136,6 +142,7 @@ class _Pending:
     vectors: dict[str, list[float]] = field(default_factory=dict)
     also_in: list[Origin] = field(default_factory=list)  # other copies, recorded on it when stored
     note: str = ""  # the line its 'article' event carries ("" for the default)
+    submitted: bool = False  # its missing chunks are being embedded (it is written with that batch)
 
     @property
     def missing(self) -> list[Chunk]:
@@ -157,8 +164,10 @@ class _Run:
         self.total = total
         self.report = IngestReport()
         self.count, self.budget = token_counter_for(store.embeddings)
-        self.pending: list[_Pending] = []
-        self.pending_missing = 0
+        self.pending: list[_Pending] = []  # not yet written, in order (batches being embedded included)
+        self.pending_missing = 0  # missing chunks of the pending articles not yet submitted
+        self.embedding: tuple[list[_Pending], Future] | None = None  # the batch being embedded
+        self._embedder: ThreadPoolExecutor | None = None
         self.ids_seen: dict[str, str] = {}  # article id -> text hash, within this run
         self.hashes_seen: dict[str, str] = {}  # text hash -> article id, within this run
         self.done = 0
@@ -314,35 +323,65 @@ class _Run:
         self.report.near_duplicates.append((kept_id, article.id, similarity))
         if item is None:
             return "near_duplicate", also_in, note
-        self.pending.remove(item)
-        self.pending_missing -= len(item.missing)
+        self.pending.remove(item)  # never written, even when its batch is being embedded
+        if not item.submitted:
+            self.pending_missing -= len(item.missing)
         self.finish_article(item.article, "near_duplicate", note)
         return status, also_in, ""
 
-    def flush(self) -> None:
+    def flush(self, last: bool = False) -> None:
+        """Start embedding the pending articles not yet submitted, and write the batch before them.
+
+        Args:
+            last: also wait for this batch and write it (the end of the run).
+        """
         if self.also_in_stored:
             self.store.add_also_in(self.also_in_stored)
             self.also_in_stored = {}
-        if not self.pending:
-            return
-        missing = [c for item in self.pending for c in item.missing]
-        if missing:
-            vectors = self.store.embeddings.embed_documents([c.text for c in missing])
-            self.report.chunks_embedded += len(missing)
-            by_id = {c.id: list(v) for c, v in zip(missing, vectors)}
-            for item in self.pending:
-                for c in item.missing:
-                    item.vectors[c.id] = by_id[c.id]
-        added = self.store.put_articles(
-            [(i.article, i.chunks, [i.vectors[c.id] for c in i.chunks], i.fingerprint) for i in self.pending],
-            also_in={i.article.id: i.also_in for i in self.pending if i.also_in},
-        )
-        for item, n in zip(self.pending, added):
-            self.report.chunks_added += n
-            self.finish_article(item.article, item.status, item.note)
-        self.emit(kind="progress", message=f"{self.report.chunks_added} chunks written")
-        self.pending = []
-        self.pending_missing = 0
+        batch = [item for item in self.pending if not item.submitted]
+        previous, self.embedding = self.embedding, None
+        if batch:
+            for item in batch:
+                item.submitted = True
+            self.pending_missing = 0
+            self.embedding = (batch, self.embed_async([c for item in batch for c in item.missing]))
+        if previous is not None:
+            self.write(*previous)
+        if last and self.embedding is not None:
+            self.write(*self.embedding)
+            self.embedding = None
+
+    def embed_async(self, missing: list[Chunk]) -> Future:
+        """Embed the chunks' texts on the background thread: a future of ``{chunk id: vector}``."""
+        if self._embedder is None:
+            self._embedder = ThreadPoolExecutor(1, thread_name_prefix="ingest-embed")
+        embeddings = self.store.embeddings
+
+        def vectors() -> dict[str, list[float]]:
+            if not missing:
+                return {}
+            return dict(zip((c.id for c in missing), embeddings.embed_documents([c.text for c in missing])))
+
+        return self._embedder.submit(vectors)
+
+    def write(self, batch: list[_Pending], vectors: Future) -> None:
+        """Wait for a batch's vectors and store the articles of it still pending, in order."""
+        by_id = vectors.result()
+        items = [item for item in batch if item in self.pending]  # a better copy may have replaced one
+        for item in items:
+            self.report.chunks_embedded += len(item.missing)
+            for c in item.missing:
+                item.vectors[c.id] = list(by_id[c.id])
+        if items:
+            added = self.store.put_articles(
+                [(i.article, i.chunks, [i.vectors[c.id] for c in i.chunks], i.fingerprint) for i in items],
+                also_in={i.article.id: i.also_in for i in items if i.also_in},
+            )
+            for item, n in zip(items, added):
+                self.report.chunks_added += n
+                self.finish_article(item.article, item.status, item.note)
+            self.emit(kind="progress", message=f"{self.report.chunks_added} chunks written")
+        self.pending = [item for item in self.pending if item not in items]
 
     def save_index(self) -> None:
         """Save the near-duplicate index, tagged with the store's revision (still under the write lock)."""
@@ -350,6 +389,8 @@ class _Run:
             self.near.try_save(index_folder(self.store), self.store.revision())
 
     def close(self) -> None:
+        if self._embedder is not None:  # a failed run: no embedding goes on once the lock is released
+            self._embedder.shutdown(wait=True, cancel_futures=True)
         if self.bar is not None:
             self.bar.close()
 
@@ -405,7 +446,7 @@ def ingest_articles(
                     run.problem(item)
                 else:
                     run.add(item)
-            run.flush()
+            run.flush(last=True)
             run.save_index()
         finally:
             run.close()
