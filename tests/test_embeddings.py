@@ -41,3 +41,16 @@ def test_int8_agrees_with_fp32_and_is_normalised():
     question = np.array(get_embeddings("minilm-int8").embed_query("What did Rhodes say about the agreement?"))
     assert int(np.argmax(int8 @ question)) == 0
     assert get_embeddings("minilm").max_content_tokens == get_embeddings("minilm-int8").max_content_tokens == 254
+
+
+@pytest.mark.slow
+def test_int8_vectors_do_not_depend_on_batch_size_or_workers():
+    from rag.embeddings import ONNX_BATCH, OnnxMiniLMEmbeddings, minilm_onnx_path
+
+    texts = TEXTS + [f"Officials in city {i} said the {'storm ' * i}passed." for i in range(9)]
+    default = get_embeddings("minilm-int8")
+    assert default.batch_size == ONNX_BATCH
+    got = default.embed_array(texts)
+    for batch, threads in [(1, 1), (8, 2), (32, 1)]:
+        other = OnnxMiniLMEmbeddings(minilm_onnx_path(), minilm_tokenizer(), batch_size=batch, threads=threads)
+        assert np.allclose(other.embed_array(texts), got, atol=1e-6), (batch, threads)
