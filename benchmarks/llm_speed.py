@@ -15,11 +15,14 @@ Prints ``key=value`` lines.
 each configuration the model is loaded once, a few answer-sized prompts (~230 tokens, built as
 above) are evaluated from an empty KV cache and ~32 tokens are decoded greedily, then the model
 is freed. One ``key=value`` line per configuration: prompt and decode tokens/s, and each as a
-ratio to ``default`` (today's settings) measured in the same run. With ``--sweep-q4-0`` a Q4_0
-file requantised from the model by llama.cpp's own quantize API (in a temporary folder, removed
-afterwards) is measured the same way.
+ratio to ``default`` (today's settings) measured in the same run. With ``--sweep-q4-0`` /
+``--sweep-q8-0`` a Q4_0 / Q8_0 file requantised from the model by llama.cpp's own quantize API
+(in a temporary folder, removed afterwards) is measured the same way.
 
     python -m benchmarks.llm_speed --sweep [--sweep-prompts 3] [--sweep-decode 32] [--sweep-q4-0]
+
+``--bench`` prints ``make bench``'s model figures (``bench``): ``llm_prompt_tok_s``,
+``llm_decode_tok_s`` of the default model and their ratios to the Q4_K_M baseline.
 """
 
 from __future__ import annotations
@@ -168,14 +171,18 @@ def _measure(llama, prompts: list[list[int]], n_decode: int) -> dict[str, float]
             "decode_tok_s": decode_tokens / decode_s}
 
 
-def _quantize_q4_0(source: Path, folder: Path, n_threads: int) -> Path:
-    """Requantise ``source`` to Q4_0 into ``folder`` with llama.cpp's quantize API."""
+REQUANT_TYPES = ("q4_0", "q8_0")
+
+
+def requantize(source: Path, folder: Path, kind: str, n_threads: int) -> Path:
+    """Requantise ``source`` to ``kind`` (``q4_0`` or ``q8_0``) into ``folder`` with llama.cpp's
+    quantize API; tensors llama.cpp keeps at higher precision (the output layer) stay as they are."""
     import llama_cpp
     from llama_cpp._utils import suppress_stdout_stderr
 
-    target = folder / (source.stem + "-q4_0.gguf")
+    target = folder / f"{source.stem}-{kind}.gguf"
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind.upper()}")
     params.nthread = n_threads
     params.allow_requantize = True
     with suppress_stdout_stderr(disable=False):  # llama.cpp logs every tensor
@@ -186,59 +193,70 @@ def _quantize_q4_0(source: Path, folder: Path, n_threads: int) -> Path:
     return target
 
 
-def run_sweep(model_path: Path | None, n_prompts: int, target_tokens: int, n_decode: int,
-              q4_0: bool) -> None:
-    """Measure every configuration of ``sweep_configs`` (and Q4_0) and print key=value lines."""
+def llama_kwargs(path: Path) -> dict:
+    """``Llama()`` keywords as ``rag.llm.load_llama`` passes them for ``path`` today."""
+    params = Settings().model_params
+    return {"model_path": str(path), "n_ctx": params.n_ctx, "n_threads": params.n_threads,
+            "n_threads_batch": params.n_threads, "n_batch": params.n_batch, "verbose": False}
+
+
+def measure(kwargs: dict, prompts: list[list[int]] | None, n_prompts: int, target_tokens: int,
+            n_decode: int) -> tuple[dict[str, float], list[list[int]]]:
+    """Load a model with ``kwargs``, measure prompt and decode tokens/s on ``prompts`` (built
+    with its tokenizer when None), free it.
+
+    Returns:
+        The figures (``prompt_tok_s``, ``decode_tok_s``, ``prompt_tokens``, ``load_s``) and the
+        prompts, to measure the next configuration on the same ones.
+    """
     from llama_cpp import Llama
 
-    settings = Settings()
-    params = settings.model_params
+    t0 = time.perf_counter()
+    llama = Llama(**kwargs)
+    load_s = time.perf_counter() - t0
+    try:
+        prompts = prompts or sweep_prompts(llama, n_prompts, target_tokens)
+        return {**_measure(llama, prompts, n_decode), "load_s": load_s}, prompts
+    finally:
+        llama.close()
+        del llama
+        gc.collect()
+
+
+def run_sweep(model_path: Path | None, n_prompts: int, target_tokens: int, n_decode: int,
+              requant: tuple[str, ...] = ()) -> None:
+    """Measure every configuration of ``sweep_configs`` (and the ``requant`` files, e.g.
+    ``("q4_0", "q8_0")``) and print key=value lines."""
+    params = Settings().model_params
     path = resolve_model_path(model_path or params.model_path, params.cache_dir)
-    base = {"model_path": str(path), "n_ctx": params.n_ctx, "n_threads": params.n_threads,
-            "n_threads_batch": params.n_threads, "n_batch": params.n_batch, "verbose": False}
-    configs = {name: {**base, **extra}
-               for name, extra in sweep_configs().items()}
+    base = llama_kwargs(path)
+    configs = {name: {**base, **extra} for name, extra in sweep_configs().items()}
     print(f"sweep_model={path.name}")
     print(f"sweep_default=n_ctx:{params.n_ctx} n_threads:{params.n_threads} "
           f"n_batch:{params.n_batch} n_ubatch:512 flash_attn:off kv:f16")
 
-    tmp = tempfile.TemporaryDirectory(prefix="newsrag-q4_0-") if q4_0 else None
+    tmp = tempfile.TemporaryDirectory(prefix="newsrag-requant-") if requant else None
     try:
-        if tmp is not None:
+        for kind in requant:
             t0 = time.perf_counter()
             try:
-                q4_path = _quantize_q4_0(path, Path(tmp.name), params.n_threads)
-                configs["q4_0"] = {**base, "model_path": str(q4_path)}
-                print(f"sweep_q4_0_quantize_s={time.perf_counter() - t0:.1f} "
-                      f"q4_0_mb={q4_path.stat().st_size / 1e6:.0f} "
+                q_path = requantize(path, Path(tmp.name), kind, params.n_threads)
+                configs[kind] = {**base, "model_path": str(q_path)}
+                print(f"sweep_{kind}_quantize_s={time.perf_counter() - t0:.1f} "
+                      f"{kind}_mb={q_path.stat().st_size / 1e6:.0f} "
                       f"q4_k_m_mb={path.stat().st_size / 1e6:.0f}")
             except Exception as exc:  # report and go on with the other configurations
-                print(f"sweep_q4_0_error={type(exc).__name__}: {exc}")
+                print(f"sweep_{kind}_error={type(exc).__name__}: {exc}")
+        if any(kind in configs for kind in requant):  # before the closing ``default_again``
+            configs["default_again"] = configs.pop("default_again")
 
-        prompts = None
-        reference = None
-        if "q4_0" in configs:  # measure it before the closing ``default_again``
-            configs = {name: configs[name] for name in configs if name != "default_again"}
-            configs["default_again"] = {**base}
+        prompts = reference = None
         for name, kwargs in configs.items():
-            t0 = time.perf_counter()
             try:
-                llama = Llama(**kwargs)
+                figures, prompts = measure(kwargs, prompts, n_prompts, target_tokens, n_decode)
             except Exception as exc:
                 print(f"config={name} error={type(exc).__name__}: {str(exc)[:120]}")
                 continue
-            load_s = time.perf_counter() - t0
-            try:
-                if prompts is None:
-                    prompts = sweep_prompts(llama, n_prompts, target_tokens)
-                figures = _measure(llama, prompts, n_decode)
-            except Exception as exc:
-                print(f"config={name} error={type(exc).__name__}: {str(exc)[:120]}")
-                continue
-            finally:
-                llama.close()
-                del llama
-                gc.collect()
             if name == "default":
                 reference = figures
             ratios = ""
@@ -248,10 +266,35 @@ def run_sweep(model_path: Path | None, n_prompts: int, target_tokens: int, n_dec
             print(f"config={name} prompt_tok_s={figures['prompt_tok_s']:.1f} "
                   f"decode_tok_s={figures['decode_tok_s']:.2f}{ratios} "
                   f"prompts={len(prompts)} prompt_tokens={figures['prompt_tokens']} "
-                  f"decode_tokens={n_decode * len(prompts)} load_s={load_s:.1f}", flush=True)
+                  f"decode_tokens={n_decode * len(prompts)} load_s={figures['load_s']:.1f}", flush=True)
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def bench(n_prompts: int = 3, target_tokens: int = 170, n_decode: int = 32) -> None:
+    """``make bench``'s model figures: prompt and decode tokens/s of the default model file and
+    settings, and each as a ratio to the Q4_K_M file ``newsrag model pull`` builds (the baseline
+    of issue-era measurements), measured alternately in one run: baseline, default, baseline.
+    When the default is that file, both are measured all the same (the ratio shows the noise)."""
+    from rag.model_files import DEFAULT_MODEL, model_path
+
+    params = Settings().model_params
+    default = resolve_model_path(params.model_path, params.cache_dir)
+    baseline = model_path(DEFAULT_MODEL, params.cache_dir)
+    if not baseline.is_file():
+        baseline = default
+    runs, prompts = [], None
+    for path in (baseline, default, baseline):
+        figures, prompts = measure(llama_kwargs(path), prompts, n_prompts, target_tokens, n_decode)
+        runs.append(figures)
+    base = {key: (runs[0][key] + runs[2][key]) / 2 for key in ("prompt_tok_s", "decode_tok_s")}
+    ours = runs[1]
+    print(f"llm_model={default.name}")
+    print(f"llm_prompt_tok_s={ours['prompt_tok_s']:.1f}")
+    print(f"llm_decode_tok_s={ours['decode_tok_s']:.2f}")
+    print(f"llm_prompt_ratio_to_q4_k_m={ours['prompt_tok_s'] / base['prompt_tok_s']:.2f}")
+    print(f"llm_decode_ratio_to_q4_k_m={ours['decode_tok_s'] / base['decode_tok_s']:.2f}", flush=True)
 
 
 def main() -> None:
@@ -269,10 +312,18 @@ def main() -> None:
     parser.add_argument("--sweep-decode", type=int, default=32)
     parser.add_argument("--sweep-q4-0", action="store_true",
                         help="also measure a Q4_0 file requantised in a temporary folder")
+    parser.add_argument("--sweep-q8-0", action="store_true",
+                        help="also measure a Q8_0 file requantised in a temporary folder")
+    parser.add_argument("--bench", action="store_true",
+                        help="make bench's figures: the default model against the Q4_K_M baseline")
     args = parser.parse_args()
+    if args.bench:
+        bench(args.sweep_prompts, args.sweep_prompt_tokens, args.sweep_decode)
+        return
     if args.sweep:
         run_sweep(args.model_path, args.sweep_prompts, args.sweep_prompt_tokens,
-                  args.sweep_decode, args.sweep_q4_0)
+                  args.sweep_decode,
+                  tuple(k for k, on in (("q4_0", args.sweep_q4_0), ("q8_0", args.sweep_q8_0)) if on))
         return
 
     t0 = time.perf_counter()

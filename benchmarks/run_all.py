@@ -1,7 +1,8 @@
 """``make bench``: every benchmark figure of the project as ``key=value`` lines.
 
-In one process, in order: ``ingest_vs_raw_ratio`` (``benchmarks.ingest_ratio``, on the first
-articles of rtqa-dev so it takes a few minutes), ``retrieval_p50_ms_10k`` and
+In one process, in order: ``llm_prompt_tok_s`` and ``llm_decode_tok_s`` of the default model and
+their ratios to the Q4_K_M baseline (``benchmarks.llm_speed.bench``), ``ingest_vs_raw_ratio``
+(``benchmarks.ingest_ratio``, on the first articles of rtqa-dev so it takes a few minutes), ``retrieval_p50_ms_10k`` and
 ``retrieval_p50_ms_100k`` (``benchmarks.retrieval_latency``), ``ttft_p50_s`` and ``answer_p50_s``
 (``benchmarks.answer_latency``), then ``peak_rss_mb``: the peak resident memory of this process
 over the whole run (embedder, 100k-chunk store and BM25 index, local LLM all loaded).
@@ -36,9 +37,10 @@ def main() -> int:
     Returns:
         Exit status: 0 when every benchmark ran, 1 otherwise.
     """
-    from benchmarks import answer_latency, retrieval_latency
+    from benchmarks import answer_latency, llm_speed, retrieval_latency
 
     steps = [
+        ("llm_speed", llm_speed.bench),
         ("ingest_ratio", _ingest_ratio),
         ("retrieval_latency", lambda: retrieval_latency.main(progress=False)),
         ("answer_latency", lambda: answer_latency.main(progress=False)),
