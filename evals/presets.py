@@ -81,6 +81,22 @@ def build_pipeline(
     raise PresetError(f"Unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}.")
 
 
+def default_store_dir(settings: Any, corpus: Path, digest: str | None = None) -> Path:
+    """Where ``newsrag eval --corpus`` caches the default preset's store of ``corpus``.
+
+    Args:
+        settings: the settings whose chunking and embedder cut the store.
+        corpus: the articles (file or folder).
+        digest: ``corpus_hash(corpus)`` when already computed.
+    """
+    from ingest.pipeline import CHUNKER_VERSION
+
+    # the chunker's version is part of the key: a store cut by an older chunker is not reused
+    key = (f"cs{settings.chunk_size}-co{settings.chunk_overlap}-v{CHUNKER_VERSION}-"
+           f"{_embedder_key(settings.embedding_model)}")
+    return cached_store_dir(settings.cache_dir, digest or corpus_hash(corpus), key)
+
+
 def _default_pipeline(settings: Any, corpus: Path | None, progress: bool) -> EvalPipeline:
     from rag.embeddings import get_embeddings
     from rag.pipeline import build_answerer
@@ -89,12 +105,7 @@ def _default_pipeline(settings: Any, corpus: Path | None, progress: bool) -> Eva
     extra: dict[str, Any] = {}
     if corpus is not None:
         digest = corpus_hash(corpus)
-        from ingest.pipeline import CHUNKER_VERSION
-
-        # the chunker's version is part of the key: a store cut by an older chunker is not reused
-        key = (f"cs{settings.chunk_size}-co{settings.chunk_overlap}-v{CHUNKER_VERSION}-"
-               f"{_embedder_key(settings.embedding_model)}")
-        store_dir = cached_store_dir(settings.cache_dir, digest, key)
+        store_dir = default_store_dir(settings, corpus, digest)
         settings = settings.model_copy(update={"store": store_dir, "chroma_host": None})
         extra = {"corpus": str(corpus), "corpus_hash": digest}
     store = Store.from_settings(
