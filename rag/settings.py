@@ -22,6 +22,7 @@ from rag.errors import SettingsError
 LLMName = Literal["llamacpp", "openai", "extractive"]
 GroupT = TypeVar("GroupT", bound=BaseModel)
 ENV_PREFIX = "NEWSRAG_"
+REMOTE_PREFIX = "openai:"  # embedding_model "openai:<model>": an OpenAI-compatible embedding server
 COLLECTION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$"
 
 
@@ -55,7 +56,24 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         default="minilm-int8",
         description="'minilm-int8' (int8 ONNX all-MiniLM-L6-v2), 'minilm' (same model, "
-        "sentence-transformers), or a local sentence-transformers model folder.",
+        "sentence-transformers), a local sentence-transformers model folder, or 'openai:<model>' "
+        "(any OpenAI-compatible /v1/embeddings server at embedding_base_url).",
+    )
+    embedding_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible embedding server for 'openai:<model>' "
+        "(e.g. http://127.0.0.1:8080/v1).",
+    )
+    embedding_api_key: str = Field(default="not-needed", description="API key for the embedding server.")
+    embedding_retries: int = Field(
+        default=5,
+        ge=0,
+        le=10,
+        description="Retries of an embedding request on a transient error (connection refused, timeout, "
+        "429, 5xx), with exponential backoff (0.5 s doubling to 8 s; the server's Retry-After is honoured).",
+    )
+    embedding_timeout_s: float = Field(
+        default=60.0, gt=0, description="Seconds one embedding request may take before it is retried."
     )
     embedding_batch_size: int = Field(default=32, ge=1, description="Texts per embedding batch.")
     chunk_size: int = Field(default=600, ge=50, description="Target chunk size in characters.")
@@ -146,6 +164,19 @@ class Settings(BaseSettings):
 
     # --- misc ----------------------------------------------------------------------------------
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Model cache folder.")
+
+    @model_validator(mode="after")
+    def _remote_embedder_has_url(self) -> Settings:
+        """An 'openai:<model>' embedder needs the server's address, and a model name."""
+        if self.embedding_model.startswith(REMOTE_PREFIX) and not (
+            self.embedding_base_url and self.embedding_model[len(REMOTE_PREFIX):]
+        ):
+            raise PydanticCustomError(
+                "remote_embedder_incomplete",
+                "embedding_model {model} needs a model name after 'openai:' and embedding_base_url",
+                {"model": self.embedding_model},
+            )
+        return self
 
     @model_validator(mode="after")
     def _login_has_both_parts(self) -> Settings:
@@ -271,6 +302,11 @@ def _source(name: str, given: dict[str, Any]) -> str:
 
 def _problem(error: dict[str, Any], given: dict[str, Any]) -> str:
     """One line for one pydantic error: the setting with its value, then what it allows."""
+    if error["type"] == "remote_embedder_incomplete":
+        return (
+            f"{_source('embedding_model', given)}={error['ctx']['model']}: a remote embedder is 'openai:<model>' with {_source('embedding_base_url', given)} "
+            "set to the server's base URL (e.g. http://127.0.0.1:8080/v1)"
+        )
     if error["type"] == "login_incomplete":
         ctx = error["ctx"]
         return (

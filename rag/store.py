@@ -16,6 +16,13 @@ inside ``Store.writing()``, which holds a file lock on ``<store>/write.lock`` (r
 operating system if the process dies) and reopens the client when another process has written
 since; reads reopen it too when they see another writer's revision. A Chroma server keeps one
 index for all its clients and needs neither.
+
+Vectors of one embedder only: the chunk collection's metadata records the embedder that made its
+vectors (its name; for a remote one the model and base URL) and their dimension, written with the
+first chunks. Opening the store with another embedder is a ``EmbedderMismatch`` naming both and
+the command that re-embeds (``Store.reembed``: every chunk embedded again into a new collection,
+which then takes the old one's name; the articles are not touched, and an interrupted run loses
+nothing and resumes where it stopped).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import StoreBusy, StoreError
+from rag.embeddings import embedder_identity
 from rag.quotes import quotes_from_json, quotes_json, speakers_field
 from rag.text import parse_date
 from rag.types import Article, Chunk, Filters, Quote
@@ -42,6 +50,8 @@ _STATE_ID = "state"
 _PLACEHOLDER_VECTOR = [1.0]  # articles and state are looked up by id/metadata, never by vector
 _PAGE = 2000
 LOCK_NAME = "write.lock"
+REEMBED_SUFFIX = "_reembed"  # the collection a re-embed fills before it replaces the chunks
+REPLACED_SUFFIX = "_replaced"  # the old chunks while a re-embed swaps the collections
 
 
 def published_ts(published: str | None) -> int:
@@ -297,6 +307,34 @@ def _chunk_from(cid: str, text: str, meta: dict[str, Any], score: float | None =
     )
 
 
+class EmbedderMismatch(StoreError):
+    """The store's vectors were made by another embedder than the one this run uses."""
+
+
+def _embedder_label(record: Mapping[str, Any]) -> str:
+    """``openai:bge (http://127.0.0.1:8080/v1), 1024-d`` for people (parts left out when unknown)."""
+    label = str(record.get("embedder") or "an unnamed embedder")
+    if record.get("base_url"):
+        label += f" ({record['base_url']})"
+    return label + (f", {record['dimension']}-d" if record.get("dimension") else "")
+
+
+@dataclass(frozen=True)
+class Reembedding:
+    """What ``Store.reembed`` did."""
+
+    chunks: int  # chunks in the store
+    embedded: int  # embedded by this run (the others were done by an interrupted run before)
+    embedder: str  # the embedder that made the vectors now
+    dimension: int
+    seconds: float
+
+    def summary(self) -> str:
+        """One line: ``re-embedded 2130 chunks with openai:qwen (896-d) in 41.2 s``."""
+        resumed = f" ({self.chunks - self.embedded} done by an earlier, interrupted run)" if self.embedded < self.chunks else ""
+        return f"re-embedded {self.chunks} chunks with {self.embedder} ({self.dimension}-d) in {self.seconds:.1f} s{resumed}"
+
+
 def _slices(n: int, size: int) -> Iterator[slice]:
     for i in range(0, n, size):
         yield slice(i, min(n, i + size))
@@ -310,6 +348,9 @@ class Store:
         collection: collection name; the articles live in ``<collection>_articles``.
         embeddings: our embedder; Chroma's own default embedding function is never used.
         chroma_host/chroma_port: use a Chroma server (``HttpClient``) instead.
+        create: create the store folder when missing.
+        check_embedder: refuse (``EmbedderMismatch``) a store whose vectors another embedder made
+            (False only to re-embed it).
     """
 
     def __init__(
@@ -321,8 +362,10 @@ class Store:
         chroma_port: int = 8000,
         *,
         create: bool = True,
+        check_embedder: bool = True,
     ) -> None:
         self.embeddings = embeddings
+        self.check_embedder = check_embedder
         self.collection_name = collection
         self.path = Path(path)
         self.chroma_host = chroma_host
@@ -367,7 +410,10 @@ class Store:
                 # (other Store objects keep theirs until they see a new revision themselves).
                 SharedSystemClient._identifier_to_system.pop(str(self.path), None)
                 self.client = chromadb.PersistentClient(path=str(self.path), settings=chroma_settings)
+            self._finish_interrupted_swap()
             self._chunks = self._open(self.collection_name, cosine=True)
+            if self.check_embedder:
+                self._check_embedder()
             self._articles = self._open(f"{self.collection_name}_articles")
             self._meta = self._open(f"{self.collection_name}_meta")
             self.max_batch = max(1, int(self.client.get_max_batch_size()))
@@ -377,6 +423,132 @@ class Store:
         except Exception as err:  # chromadb raises many types; the user needs one line
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise StoreError(f"cannot open the Chroma store at {self.location}: {first}") from err
+
+    # --- which embedder made the vectors ---------------------------------------------------------
+    def embedder_record(self) -> dict[str, Any]:
+        """The embedder recorded with the chunks (``embedder``, ``dimension``, for a remote one
+        ``model`` and ``base_url``); empty for a store written before it was recorded, or empty."""
+        meta = self._chunks.metadata or {}
+        return {k: meta[k] for k in ("embedder", "model", "base_url", "dimension") if k in meta}
+
+    def reembed_command(self) -> str:
+        """The command that re-embeds this store with the embedder the settings name."""
+        return "newsrag reembed" + ("" if not self.local else f" --store {self.path}")
+
+    def _check_embedder(self) -> None:
+        """Raise ``EmbedderMismatch`` when the recorded embedder is not this store's embedder."""
+        recorded = self.embedder_record()
+        current = embedder_identity(self.embeddings)
+        if recorded.get("embedder") and current and recorded["embedder"] != current["embedder"]:
+            raise EmbedderMismatch(
+                f"the store at {self.location} holds vectors of {_embedder_label(recorded)}, not of "
+                f"{_embedder_label(current)} (NEWSRAG_EMBEDDING_MODEL): re-embed it with "
+                f"`{self.reembed_command()}`, or set NEWSRAG_EMBEDDING_MODEL={recorded['embedder']}"
+            )
+
+    def _record_embedder(self, dimension: int) -> None:
+        """Record this store's embedder and its vectors' dimension with the chunks, when not yet
+        recorded (writing with the write lock held); a dimension that differs from the vectors
+        stored is an ``EmbedderMismatch``, before anything is written."""
+        recorded = self.embedder_record()
+        if not recorded.get("dimension"):
+            got = self._chunks.get(limit=1, include=["embeddings"])["embeddings"]
+            if got is not None and len(got):  # written before the embedder was recorded
+                recorded = {**recorded, "dimension": len(got[0])}
+        if recorded.get("dimension") and int(recorded["dimension"]) != dimension:
+            current = {**embedder_identity(self.embeddings), "dimension": dimension}
+            raise EmbedderMismatch(
+                f"the store at {self.location} holds vectors of {_embedder_label(recorded)}, not of "
+                f"{_embedder_label(current)}: re-embed it with `{self.reembed_command()}`"
+            )
+        if not self.embedder_record():
+            self._chunks.modify(metadata={**embedder_identity(self.embeddings), "dimension": dimension})
+
+    def _collection_names(self) -> set[str]:
+        return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+
+    def _finish_interrupted_swap(self) -> None:
+        """After a re-embed stopped while swapping collections: the old chunks back under their
+        name when the new ones never took it (a re-embed resumes from its copy), else dropped."""
+        replaced = self.collection_name + REPLACED_SUFFIX
+        names = self._collection_names()
+        if replaced not in names:
+            return
+        if self.collection_name in names:
+            self.client.delete_collection(replaced)
+        else:
+            self.client.get_collection(replaced).modify(name=self.collection_name)
+
+    def reembed(self, *, on_progress: Callable[[int, int], None] | None = None, batch: int = 512) -> Reembedding:
+        """Embed every chunk again with this store's embedder, under the write lock; articles stay.
+
+        The chunks (ids, texts, metadata, new vectors) are copied into ``<collection>_reembed``,
+        which then replaces ``<collection>``. Until that swap the store is as it was; a run that
+        stops keeps the copy, and the next one embeds only the chunks the copy lacks.
+
+        Args:
+            on_progress: called with ``(chunks done, chunks in all)`` after each batch.
+            batch: chunks read and embedded at a time.
+
+        Returns:
+            A ``Reembedding``.
+
+        Raises:
+            StoreError: the store could not be read or written.
+        """
+        import time
+
+        started = time.perf_counter()
+        identity = embedder_identity(self.embeddings)
+        with self.writing():
+            target = self._reembed_target(identity)
+            done = {cid for got in self._pages(target, include=[]) for cid in got["ids"]}
+            total, embedded, dimension = self._chunks.count(), 0, 0
+            for got in self._pages(self._chunks, include=["documents", "metadatas"]):
+                todo = [i for i, cid in enumerate(got["ids"]) if cid not in done]
+                for part in _slices(len(todo), batch):
+                    rows = todo[part]
+                    vectors = self.embeddings.embed_documents([got["documents"][i] or "" for i in rows])
+                    dimension = len(vectors[0])
+                    target.upsert(ids=[got["ids"][i] for i in rows], embeddings=[list(v) for v in vectors],
+                                  documents=[got["documents"][i] for i in rows],
+                                  metadatas=[got["metadatas"][i] for i in rows])
+                    embedded += len(rows)
+                    if on_progress is not None:
+                        on_progress(len(done) + embedded, total)
+            if not dimension and total:
+                probe = target.get(limit=1, include=["embeddings"])["embeddings"]
+                dimension = len(probe[0])
+            record = {**identity, **({"dimension": dimension} if dimension else {})}
+            if record:
+                target.modify(metadata=record)
+            self._swap_in(target)
+            self._touch()
+        return Reembedding(chunks=total, embedded=embedded, embedder=_embedder_label(identity), dimension=dimension,
+                           seconds=time.perf_counter() - started)
+
+    def _reembed_target(self, identity: Mapping[str, str]) -> Any:
+        """The collection a re-embed fills: the one an interrupted re-embed with the same embedder
+        left, else a new one."""
+        name = self.collection_name + REEMBED_SUFFIX
+        if name in self._collection_names():
+            left = self.client.get_collection(name)
+            if (left.metadata or {}).get("embedder") == identity.get("embedder"):
+                return left
+            self.client.delete_collection(name)
+        return self.client.create_collection(name=name, embedding_function=None, metadata=dict(identity) or None,
+                                             configuration={"hnsw": {"space": "cosine"}})
+
+    def _swap_in(self, target: Any) -> None:
+        """Give ``target`` the chunks' name: old chunks renamed aside, target renamed, old dropped
+        (``_finish_interrupted_swap`` completes or undoes a swap cut short)."""
+        replaced = self.collection_name + REPLACED_SUFFIX
+        if replaced in self._collection_names():
+            self.client.delete_collection(replaced)
+        self._chunks.modify(name=replaced)
+        target.modify(name=self.collection_name)
+        self.client.delete_collection(replaced)
+        self._chunks = self._open(self.collection_name, cosine=True)
 
     @property
     def local(self) -> bool:
@@ -476,7 +648,8 @@ class Store:
         return self.client.get_or_create_collection(**kwargs)
 
     @classmethod
-    def from_settings(cls, settings: Any, embeddings: Embeddings | None = None, *, create: bool = True) -> "Store":
+    def from_settings(cls, settings: Any, embeddings: Embeddings | None = None, *, create: bool = True,
+                      check_embedder: bool = True) -> "Store":
         """Open the store described by a ``Settings`` (embedder from settings when not given).
 
         Args:
@@ -484,14 +657,15 @@ class Store:
             embeddings: an embedder to use instead of the one the settings name.
             create: create the store folder when missing (False: a missing folder is a
                 ``StoreError``, so a mistyped ``--store`` does not leave an empty store behind).
+            check_embedder: refuse a store another embedder made (False only to re-embed it).
 
         Returns:
             The opened store.
         """
         if embeddings is None:
-            from rag.embeddings import get_embeddings
+            from rag.embeddings import embeddings_from_settings
 
-            embeddings = get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+            embeddings = embeddings_from_settings(settings)
         return cls(
             path=Path(settings.store),
             collection=settings.collection,
@@ -499,15 +673,18 @@ class Store:
             chroma_host=settings.chroma_host,
             chroma_port=settings.chroma_port,
             create=create,
+            check_embedder=check_embedder,
         )
 
     @classmethod
-    def for_reading(cls, settings: Any, embeddings: Embeddings | None = None) -> "Store":
+    def for_reading(cls, settings: Any, embeddings: Embeddings | None = None, *,
+                    check_embedder: bool = True) -> "Store":
         """Open an existing store only to read it: nothing is created, not even in an empty folder.
 
         Args:
             settings: a ``rag.settings.Settings``.
             embeddings: an embedder to use instead of the one the settings name.
+            check_embedder: refuse a store another embedder made (False only to re-embed it).
 
         Returns:
             The opened store.
@@ -518,7 +695,7 @@ class Store:
         path = Path(settings.store)
         if not settings.chroma_host and not (path / "chroma.sqlite3").is_file():
             raise _no_store(path)
-        return cls.from_settings(settings, embeddings, create=False)
+        return cls.from_settings(settings, embeddings, create=False, check_embedder=check_embedder)
 
     # --- bookkeeping ---------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -701,6 +878,8 @@ class Store:
                     old[meta["article_id"]].add(cid)
             chunks = [c for _, cs, _, _ in items for c in cs]
             vectors = [list(v) for _, _, vs, _ in items for v in vs]
+            if vectors:
+                self._record_embedder(len(vectors[0]))
             self._touch()
             for part in _slices(len(chunks), self.max_batch):
                 self._chunks.upsert(
@@ -722,6 +901,8 @@ class Store:
                     metadatas=[_article_metadata(a, len(cs), fp, now, copies.get(a.id, ())) for a, cs, _, fp in batch],
                 )
             self._touch()
+        except EmbedderMismatch:
+            raise
         except Exception as err:
             self._touch_after_failure()
             raise StoreError(f"cannot write articles to the store at {self.location}: {err}") from err
@@ -1005,6 +1186,9 @@ class Store:
         milliseconds each in a large store, are taken again only when that revision changed.
         """
         state = self._state().get("revision")
+        if self.local and state != self._seen_revision:  # another process wrote (or re-embedded)
+            with self._connect_lock:
+                self._connect()
         if state is not None and self._counted is not None and self._counted[0] == state:
             return self._counted[1]
         revision = f"{'0' if state is None else state}:{self._chunks.count()}:{self._articles.count()}"
