@@ -92,10 +92,13 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.store:
-        from rag.embeddings import get_embeddings
+        from rag.embeddings import embeddings_from_settings
+        from rag.settings import Settings
         from rag.store import Store
 
-        store = Store(args.store, args.collection, get_embeddings("minilm-int8"))
+        # the store's own embedder (NEWSRAG_EMBEDDING_MODEL, minilm-int8 by default): a store made by
+        # another one is refused
+        store = Store(args.store, args.collection, embeddings_from_settings(Settings()))
     else:
         store = build_store(args.data, args.cache, args.chunk_size)
     questions = [json.loads(l) for l in (args.data / "questions.jsonl").open(encoding="utf-8") if l.strip()]
