@@ -63,6 +63,11 @@ def ingest_command(
         "so files with the same name in different folders stay apart.",
     ),
     timeout: float = _timeout_option(),
+    workers: int = typer.Option(
+        1, "--workers", min=1,
+        help="Processes that embed and write side by side to a Chroma server (NEWSRAG_CHROMA_HOST); "
+        "files and folders only.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Name each near-duplicate and the stored article it matched."
@@ -78,6 +83,13 @@ def ingest_command(
     settings = settings_or_exit(
         store=store, chunk_size=chunk_size, chunk_overlap=chunk_overlap, max_file_mb=max_file_mb
     )
+    if workers > 1 and not settings.chroma_host:
+        typer.echo("error: --workers writes from several processes to a Chroma server: set NEWSRAG_CHROMA_HOST "
+                   "(the store in a folder takes one writer at a time)", err=True)
+        raise typer.Exit(2)
+    if workers > 1 and any(is_feed(p) for p in paths):
+        typer.echo("error: --workers applies to files and folders; ingest feeds without it", err=True)
+        raise typer.Exit(2)
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
     common = dict(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, progress=not quiet,
                   on_event=lambda event: _print_event(event, verbose), wait=not no_wait, ids_from_path=ids_from_path)
@@ -89,7 +101,8 @@ def ingest_command(
             for line in run.feed_lines():
                 typer.echo(line)
         else:
-            report = ingest_paths([Path(p) for p in paths], opened, max_bytes=max_bytes, **common)
+            report = ingest_paths([Path(p) for p in paths], opened, max_bytes=max_bytes, workers=workers,
+                                  settings=settings, **common)
     except NewsragError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None

@@ -8,6 +8,13 @@ are loaded and chunked and the batch before it is written (the embedder's forwar
 hold the interpreter lock). Writes stay on the thread that holds the store's write lock, in the
 order of the batches, so what is stored and the report are those of a run without overlap.
 
+With a Chroma server, ``workers`` processes can embed and write side by side: this process still
+loads, chunks and decides (unchanged, duplicate, near-duplicate) for every article, in order, and
+hands each batch of new or changed articles to a worker, which embeds it and writes it to the
+server (chunks first, article record last, as always). At most ``workers`` batches are out at once;
+the report follows the batches in order. Workers write disjoint articles, so the write order and
+the resume guarantee are those of one process: an article counts as stored once its record is in.
+
 An article with the same text as a stored one is a duplicate; one with nearly the same text
 (``ingest.near_duplicates``) is a near-duplicate. Either way the story is stored once and the other
 copy's origin (id, file, address, publisher) is recorded on it as "also in". Of two near-duplicates
@@ -19,12 +26,15 @@ and offsets stay those of one copy), and the stored one becomes "also in".
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ingest.chunking import TokenCounter, chunk_article
 from ingest.loaders import (
@@ -133,6 +143,46 @@ def _rank(published: str | None, url: str | None) -> int:
     return int(bool(published)) + int(bool(url))
 
 
+# --- worker processes (ingest --workers N against a Chroma server) ---------------------------------
+_worker_store: Store | None = None
+
+WorkItem = tuple[Article, list[Chunk], dict[str, list[float]], str, list[Origin]]
+
+
+def _open_worker_store(settings: Any) -> None:
+    """Worker start-up: open the store (a Chroma server) and the embedder the settings name."""
+    global _worker_store
+    _worker_store = Store.from_settings(settings)
+
+
+def _embed_and_write(items: list[WorkItem]) -> tuple[list[int], int]:
+    """In a worker: embed the chunks of a batch that have no vector yet and store its articles.
+
+    Args:
+        items: ``(article, chunks, vectors known by chunk id, fingerprint, also in)`` per article.
+
+    Returns:
+        Chunks added per article, and the number of chunks embedded.
+    """
+    store = _worker_store
+    assert store is not None, "worker store not opened"
+    missing = [c for _, chunks, known, _, _ in items for c in chunks if c.id not in known]
+    vectors = store.embeddings.embed_documents([c.text for c in missing]) if missing else []
+    made = dict(zip((c.id for c in missing), vectors))
+    added = store.put_articles(
+        [(a, cs, [known.get(c.id) or list(made[c.id]) for c in cs], fp) for a, cs, known, fp, _ in items],
+        also_in={a.id: also for a, _, _, _, also in items if also},
+    )
+    return added, len(missing)
+
+
+def _worker_pool(workers: int, settings: Any) -> ProcessPoolExecutor:
+    """``workers`` processes, each with its own client to the Chroma server ("spawn": no process is
+    forked with the threads of this one's embedder and client)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_open_worker_store, initargs=(settings,))
+
+
 @dataclass(eq=False)  # compared by identity: the same article is pending once
 class _Pending:
     article: Article
@@ -154,8 +204,11 @@ class _Run:
 
     def __init__(self, store: Store, chunk_size: int, chunk_overlap: int, batch_chunks: int,
                  progress: bool, on_event: EventCallback | None, total: int | None,
-                 ids_from_path: bool = False) -> None:
+                 ids_from_path: bool = False, workers: int = 1, settings: Any = None) -> None:
         self.store = store
+        self.workers = workers
+        self.pool = _worker_pool(workers, settings) if workers > 1 else None
+        self.in_flight: deque[tuple[list[_Pending], Future]] = deque()  # batches out to workers, in order
         self.ids_from_path = ids_from_path
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
@@ -295,6 +348,9 @@ class _Run:
             return status, [], ""
         kept_id, similarity = match
         item = self.pending_item(kept_id)
+        if item is not None and item.submitted and self.pool is not None:
+            self.drain()  # a worker is writing it: once written it is a stored article like any other
+            item = None
         stored = None if item is not None else self.store.stored_article(kept_id)
         if item is not None:
             kept, kept_also = Origin.of(item.article), item.also_in
@@ -339,6 +395,9 @@ class _Run:
             self.store.add_also_in(self.also_in_stored)
             self.also_in_stored = {}
         batch = [item for item in self.pending if not item.submitted]
+        if self.pool is not None:
+            self.hand_out(batch, last)
+            return
         previous, self.embedding = self.embedding, None
         if batch:
             for item in batch:
@@ -350,6 +409,32 @@ class _Run:
         if last and self.embedding is not None:
             self.write(*self.embedding)
             self.embedding = None
+
+    def hand_out(self, batch: list[_Pending], last: bool) -> None:
+        """Give a batch to the worker processes; take in the oldest ones beyond ``workers`` (all at the end)."""
+        if batch:
+            for item in batch:
+                item.submitted = True
+            self.pending_missing = 0
+            work = [(i.article, i.chunks, i.vectors, i.fingerprint, i.also_in) for i in batch]
+            self.in_flight.append((batch, self.pool.submit(_embed_and_write, work)))
+        while self.in_flight and (last or len(self.in_flight) > self.workers):
+            self.written(*self.in_flight.popleft())
+
+    def drain(self) -> None:
+        """Wait for every batch the workers hold and take in what they wrote."""
+        while self.in_flight:
+            self.written(*self.in_flight.popleft())
+
+    def written(self, batch: list[_Pending], done: Future) -> None:
+        """A worker's batch is stored: count it, in order."""
+        added, embedded = done.result()
+        self.report.chunks_embedded += embedded
+        for item, n in zip(batch, added):
+            self.report.chunks_added += n
+            self.finish_article(item.article, item.status, item.note)
+        self.emit(kind="progress", message=f"{self.report.chunks_added} chunks written")
+        self.pending = [item for item in self.pending if item not in batch]
 
     def embed_async(self, missing: list[Chunk]) -> Future:
         """Embed the chunks' texts on the background thread: a future of ``{chunk id: vector}``."""
@@ -391,6 +476,8 @@ class _Run:
     def close(self) -> None:
         if self._embedder is not None:  # a failed run: no embedding goes on once the lock is released
             self._embedder.shutdown(wait=True, cancel_futures=True)
+        if self.pool is not None:  # nor any worker's write
+            self.pool.shutdown(wait=True, cancel_futures=True)
         if self.bar is not None:
             self.bar.close()
 
@@ -407,6 +494,8 @@ def ingest_articles(
     total: int | None = None,
     wait: bool = True,
     ids_from_path: bool = False,
+    workers: int = 1,
+    settings: Any = None,
 ) -> IngestReport:
     """Ingest already loaded articles (and pass their load problems through to the report).
 
@@ -425,13 +514,20 @@ def ingest_articles(
         wait: wait for another writer to finish (True) or raise ``StoreBusy`` at once.
         ids_from_path: articles without an id of their own are named by their path relative to
             the current folder (``a/news``) instead of their file name (``news``).
+        workers: processes that embed and write batches side by side (more than 1 needs a store on
+            a Chroma server).
+        settings: the ``rag.settings.Settings`` the workers open the store and embedder from
+            (needed when ``workers`` > 1).
 
     Returns:
         The run's ``IngestReport``.
 
     Raises:
         StoreBusy: another writer holds the store and ``wait`` is False.
+        ValueError: ``workers`` > 1 without a Chroma server or without ``settings``.
     """
+    if workers > 1 and (store.local or settings is None):
+        raise ValueError("ingest workers write to a Chroma server: give settings with chroma_host")
     started = time.perf_counter()
 
     def waiting(message: str) -> None:
@@ -439,7 +535,8 @@ def ingest_articles(
             on_event(IngestEvent(kind="waiting", message=message, articles_total=total))
 
     with store.writing(wait=wait, on_wait=waiting):
-        run = _Run(store, chunk_size, chunk_overlap, batch_chunks, progress, on_event, total, ids_from_path)
+        run = _Run(store, chunk_size, chunk_overlap, batch_chunks, progress, on_event, total, ids_from_path,
+                   workers, settings)
         try:
             for item in items:
                 if isinstance(item, Problem):
@@ -466,6 +563,8 @@ def ingest_paths(
     batch_chunks: int = DEFAULT_BATCH_CHUNKS,
     wait: bool = True,
     ids_from_path: bool = False,
+    workers: int = 1,
+    settings: Any = None,
 ) -> IngestReport:
     """Ingest files and folders into the store (one writer at a time: see ``ingest_articles``).
 
@@ -480,6 +579,8 @@ def ingest_paths(
         batch_chunks: chunks gathered across articles before one embedding call.
         wait: wait for another writer to finish (True) or raise ``StoreBusy`` at once.
         ids_from_path: name articles without an id of their own by their relative path.
+        workers: processes that embed and write side by side (Chroma server only).
+        settings: the settings the workers open the store from (when ``workers`` > 1).
 
     Returns:
         The run's ``IngestReport`` (failures listed with their reasons; the rest went in).
@@ -489,7 +590,7 @@ def ingest_paths(
     return ingest_articles(
         load_paths(paths, max_bytes=max_bytes), store, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
         batch_chunks=batch_chunks, progress=progress, on_event=on_event, total=total,
-        wait=wait, ids_from_path=ids_from_path,
+        wait=wait, ids_from_path=ids_from_path, workers=workers, settings=settings,
     )
 
 
