@@ -4,13 +4,19 @@ Documents and queries become words through ``rag.text.content_words``, the one p
 becomes comparable words (the refusal gate, the context and citation support use it too).
 The BM25 index (``bm25s``) covers every chunk's title and text, is saved beside the store and is
 rebuilt whenever ``Store.revision()`` changes, so it always matches what was ingested.
+
+Retrieval sees the lexical side only through ``LexicalRanker``; ``LEXICAL_RANKERS`` maps the
+``lexical_ranker`` setting to a loader. The in-process BM25 (``"bm25"``) is the one ranker here: it
+holds every chunk in memory, which bounds it to one machine (docs/scaling.md). A deployment on
+Chroma's distributed engine, whose sparse BM25 indexes rank inside the engine, would add a loader
+returning a ranker that queries them (the local Chroma build refuses sparse indexes).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -58,6 +64,29 @@ def best_first(scores: np.ndarray, rows: np.ndarray | None = None) -> Iterator[i
         size *= 4
 
 
+class LexicalRanker(Protocol):
+    """What hybrid retrieval asks of its lexical side, whatever ranks (in process or in an engine)."""
+
+    def __len__(self) -> int:
+        """Chunks it ranks (0: the store is empty)."""
+        ...
+
+    def search(
+        self, query: str, k: int, keep: Callable[[Chunk], bool] | None = None, only: Sequence[int] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Top-``k`` ``(chunk, score)`` pairs, best first, positive scores only; ``keep`` filters
+        chunks, ``only`` restricts ranking to handles from ``quoting``."""
+        ...
+
+    def quoting(self, surname: str) -> list[int]:
+        """Handles of the chunks quoting a speaker of this lower-cased surname (for ``only``)."""
+        ...
+
+    def of_article(self, article_id: str) -> list[Chunk]:
+        """Every chunk of one article, in text order."""
+        ...
+
+
 class LexicalIndex:
     """BM25 over chunks (title included), with optional filtering at query time.
 
@@ -92,6 +121,10 @@ class LexicalIndex:
                 row.append(self._vocab[w])
             ids.append(row)
         return bm25s.tokenization.Tokenized(ids=ids, vocab=self._vocab)
+
+    def __len__(self) -> int:
+        """Number of chunks indexed."""
+        return len(self.chunks)
 
     def of_article(self, article_id: str) -> list[Chunk]:
         """The indexed chunks of one article, in text order (an index by article built on first use)."""
@@ -200,3 +233,10 @@ def load_or_build(
         except OSError:
             pass  # a read-only store still answers; the index is rebuilt next time
     return index
+
+
+RankerLoader = Callable[[Path | None, str, Callable[[], Iterable[Chunk]]], LexicalRanker]
+"""``(index folder or None, store revision, all chunks) -> ranker``, as ``load_or_build``."""
+
+LEXICAL_RANKERS: dict[str, RankerLoader] = {"bm25": load_or_build}
+"""Lexical rankers by the name the ``lexical_ranker`` setting gives."""

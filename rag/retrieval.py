@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rag.errors import StoreError
-from rag.lexical import LexicalIndex, load_or_build
+from rag.lexical import LEXICAL_RANKERS, LexicalRanker
 from rag.quotes import name_as_written, quotes_of_chunk, speaker_matches
 from rag.settings import RetrievalParams
 from rag.text import content_words, parse_date, words
@@ -257,14 +257,15 @@ class HybridRetriever:
         self.store = store
         self.params = params
         self.index_dir = index_dir
-        self._lexical: LexicalIndex | None = None
+        self._lexical: LexicalRanker | None = None
         self._revision: str | None = None
 
-    def lexical(self) -> LexicalIndex:
-        """The BM25 index, rebuilt when the store's revision changed since it was built."""
+    def lexical(self) -> LexicalRanker:
+        """The lexical ranker ``params.lexical_ranker`` names (the in-process BM25 index by
+        default), loaded again when the store's revision changed since it was loaded."""
         revision = str(self.store.revision())
         if self._lexical is None or revision != self._revision:
-            self._lexical = load_or_build(self.index_dir, revision, self.store.all_chunks)
+            self._lexical = LEXICAL_RANKERS[self.params.lexical_ranker](self.index_dir, revision, self.store.all_chunks)
             self._revision = revision
         return self._lexical
 
@@ -291,7 +292,7 @@ class HybridRetriever:
         """
         filters = filters or Filters()
         index = self.lexical()  # one look at the store's revision per query
-        if not index.chunks:
+        if not len(index):
             raise StoreError("The store is empty: add articles with `newsrag ingest PATH` first.")
         keep: Callable[[Chunk], bool] | None = None if filters.empty else filters.keep
         dense = self.store.dense_search(query, self.params.fetch_k, filters=filters)

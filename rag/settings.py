@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import SettingsError
 
 LLMName = Literal["llamacpp", "openai", "extractive"]
+LexicalRankerName = Literal["bm25"]  # the keys of rag.lexical.LEXICAL_RANKERS
 GroupT = TypeVar("GroupT", bound=BaseModel)
 ENV_PREFIX = "NEWSRAG_"
 REMOTE_PREFIX = "openai:"  # embedding_model "openai:<model>": an OpenAI-compatible embedding server
@@ -101,6 +102,11 @@ class Settings(BaseSettings):
     )
     speaker_weight: float = Field(
         default=1.0, ge=0, description="Bonus (in rank-1 votes) for chunks quoting the person asked about."
+    )
+    lexical_ranker: LexicalRankerName = Field(
+        default="bm25",
+        description="Lexical side of hybrid retrieval: 'bm25', the in-process BM25 index over every chunk "
+        "(rag.lexical; a ranker inside a distributed store would be another name, docs/scaling.md).",
     )
     min_relevance: float = Field(
         default=0.35,
@@ -224,6 +230,7 @@ class RetrievalParams(BaseModel):
     recency_tau_days: float = Field(description="Age in days before as_of at which the recency prior is 1/e.")
     recent_window_days: int = Field(description="'This week' questions read only this many days (0: off).")
     speaker_weight: float = Field(description="Bonus, in rank-1 votes, for chunks quoting the person asked about.")
+    lexical_ranker: LexicalRankerName = Field(description="Lexical ranker (rag.lexical.LEXICAL_RANKERS).")
 
 
 class AnswerParams(BaseModel):

@@ -70,3 +70,53 @@ def test_search_matches_a_full_sort_with_filters_and_rows(query):
         got = [(c.id, s) for c, s in index.search(query, k, keep=keep, only=rows)]
         assert got == _reference_search(index, query, k, keep, rows)
         assert query == "nothing known" or got
+
+
+def test_retrieval_ranks_through_the_ranker_the_settings_name(monkeypatch):
+    """The lexical side is whatever LEXICAL_RANKERS gives for params.lexical_ranker."""
+    from conftest import retrieval_params
+
+    from rag import lexical
+    from rag.retrieval import HybridRetriever
+    from rag.types import Chunk
+
+    chunk = Chunk(id="c1", article_id="a1", text="The harbour froze.", start=0, end=18, position=0)
+
+    class OneChunk:
+        def __len__(self):
+            return 1
+
+        def search(self, query, k, keep=None, only=None):
+            return [(chunk, 3.0)]
+
+        def quoting(self, surname):
+            return []
+
+        def of_article(self, article_id):
+            return [chunk] if article_id == "a1" else []
+
+    class NoDense:
+        def revision(self):
+            return "r1"
+
+        def dense_search(self, query, k, filters=None):
+            return []
+
+        def all_chunks(self):
+            raise AssertionError("the ranker loads what it needs itself")
+
+    loaded = []
+    monkeypatch.setitem(lexical.LEXICAL_RANKERS, "bm25",
+                        lambda folder, revision, get_chunks: loaded.append(revision) or OneChunk())
+    got = HybridRetriever(NoDense(), retrieval_params(lexical_ranker="bm25")).retrieve("anything", k=3)
+    assert [c.id for c in got.chunks] == ["c1"] and got.articles == [chunk]
+    assert loaded == ["r1"]
+
+
+def test_an_unknown_lexical_ranker_is_a_settings_error(monkeypatch):
+    from rag.errors import SettingsError
+    from rag.settings import load_settings
+
+    monkeypatch.setenv("NEWSRAG_LEXICAL_RANKER", "chroma")
+    with pytest.raises(SettingsError, match="NEWSRAG_LEXICAL_RANKER=chroma: must be one of bm25"):
+        load_settings()
