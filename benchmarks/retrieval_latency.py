@@ -63,6 +63,24 @@ def queries(n: int = 20, seed: int = 7) -> list[str]:
     ]
 
 
+def base_texts() -> list[str]:
+    """The ``BASE`` synthetic texts every synthetic store is made of."""
+    rng = random.Random(13)
+    return [synthetic_text(rng) for _ in range(BASE)]
+
+
+def variant_text(base: list[str], i: int) -> str:
+    """The text of synthetic chunk ``i``: base text ``i % BASE``, with three words replaced from the
+    ``BASE``-th chunk on (so BM25 sees distinct documents)."""
+    if i < len(base):
+        return base[i]
+    words = base[i % len(base)].split()
+    vrng = random.Random(i)
+    for _ in range(3):
+        words[vrng.randrange(len(words))] = vrng.choice(_PLACES + _EXTRA + _PEOPLE)
+    return " ".join(words)
+
+
 def _base_vectors(embeddings, texts: list[str]) -> np.ndarray:
     path = CACHE / f"base-vectors-{BASE}-{content_hash(''.join(texts[:50]), 8)}.npy"
     if path.exists():
@@ -104,9 +122,8 @@ def build_store(n: int, embeddings, progress: bool = True):
             return store, store_dir
         shutil.rmtree(store_dir)
     store = Store(store_dir, "bench", embeddings)
-    rng = random.Random(13)
-    base_texts = [synthetic_text(rng) for _ in range(BASE)]
-    base = _base_vectors(embeddings, base_texts)
+    texts_of_base = base_texts()
+    base = _base_vectors(embeddings, texts_of_base)
     noise = np.random.default_rng(5)
     for a in tqdm(range(n // CHUNKS_PER_ARTICLE), desc=f"synthetic store {n}", disable=not progress):
         article_id = f"syn-{a:06d}"
@@ -114,15 +131,10 @@ def build_store(n: int, embeddings, progress: bool = True):
         for j in range(CHUNKS_PER_ARTICLE):
             i = a * CHUNKS_PER_ARTICLE + j
             b = i % BASE
+            texts.append(variant_text(texts_of_base, i))
             if i < BASE:
-                texts.append(base_texts[b])
                 vectors.append(base[b])
             else:
-                words = base_texts[b].split()
-                vrng = random.Random(i)
-                for _ in range(3):
-                    words[vrng.randrange(len(words))] = vrng.choice(_PLACES + _EXTRA + _PEOPLE)
-                texts.append(" ".join(words))
                 v = base[b] + noise.normal(0.0, 0.02, base.shape[1]).astype(np.float32)
                 vectors.append(v / np.linalg.norm(v))
         full = "\n\n".join(texts)
