@@ -185,11 +185,10 @@ def main(sizes: tuple[int, ...] = (10_000, 100_000), progress: bool = True) -> d
     Returns:
         ``{"retrieval_p50_ms_10k": ..., ...}``.
     """
-    from rag.embeddings import get_embeddings
+    from rag.embeddings import embeddings_from_settings
     from rag.settings import Settings
 
-    settings = Settings()
-    embeddings = get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+    embeddings = embeddings_from_settings(Settings())
     out = {}
     for n in sizes:
         key = f"retrieval_p50_ms_{n // 1000}k"
