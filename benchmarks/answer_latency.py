@@ -29,14 +29,14 @@ def main(progress: bool = True) -> dict[str, float]:
     from evals.corpus import is_complete, mark_complete
     from evals.questions import load_questions
     from ingest.pipeline import ingest_paths
-    from rag.embeddings import get_embeddings
+    from rag.embeddings import embeddings_from_settings
     from rag.pipeline import build_answerer
     from rag.settings import Settings
     from rag.store import Store
 
     store_dir = CACHE / "seed-store"
     settings = Settings(store=store_dir, chroma_host=None)
-    store = Store.from_settings(settings, get_embeddings(settings.embedding_model, settings.embedding_batch_size))
+    store = Store.from_settings(settings, embeddings_from_settings(settings))
     if not is_complete(store_dir):
         ingest_paths([ROOT / "seeds"], store, chunk_size=settings.chunk_size,
                      chunk_overlap=settings.chunk_overlap, progress=progress)

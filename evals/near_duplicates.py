@@ -233,9 +233,9 @@ def measure(corpus: Path, n_copies: int, seed: int, settings: Any = None) -> dic
 
 
 def _embeddings(settings: Any) -> Any:
-    from rag.embeddings import get_embeddings
+    from rag.embeddings import embeddings_from_settings
 
-    return get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+    return embeddings_from_settings(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -98,7 +98,7 @@ def default_store_dir(settings: Any, corpus: Path, digest: str | None = None) ->
 
 
 def _default_pipeline(settings: Any, corpus: Path | None, progress: bool) -> EvalPipeline:
-    from rag.embeddings import get_embeddings
+    from rag.embeddings import embeddings_from_settings
     from rag.pipeline import build_answerer
     from rag.store import Store
 
@@ -109,7 +109,7 @@ def _default_pipeline(settings: Any, corpus: Path | None, progress: bool) -> Eva
         settings = settings.model_copy(update={"store": store_dir, "chroma_host": None})
         extra = {"corpus": str(corpus), "corpus_hash": digest}
     store = Store.from_settings(
-        settings, get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+        settings, embeddings_from_settings(settings)
     )
     if corpus is not None and not is_complete(settings.store):
         from ingest.pipeline import ingest_paths
@@ -152,7 +152,7 @@ def _tutorial_pipeline(settings: Any, corpus: Path | None, progress: bool) -> Ev
             "not extractive."
         )
     from evals import tutorial
-    from rag.embeddings import get_embeddings
+    from rag.embeddings import embeddings_from_settings
     from rag.llm import chat_model_from_settings
     from rag.store import Store
 
@@ -160,7 +160,7 @@ def _tutorial_pipeline(settings: Any, corpus: Path | None, progress: bool) -> Ev
     digest, articles = _tutorial_articles(settings, corpus)
     key = f"lc{tutorial.CHUNK_SIZE}-{tutorial.CHUNK_OVERLAP}-{_embedder_key(settings.embedding_model)}"
     store_dir = cached_store_dir(settings.cache_dir, digest, key)
-    embeddings = get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+    embeddings = embeddings_from_settings(settings)
     store = Store(store_dir, TUTORIAL_COLLECTION, embeddings)
     if not is_complete(store_dir):
         tutorial.build_store(store, articles, progress=progress)

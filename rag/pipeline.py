@@ -56,12 +56,12 @@ def build_answerer(settings: Any, store: Any = None, chat_model: Any = None) -> 
         The ready ``Answerer``.
     """
     if store is None:
-        from rag.embeddings import get_embeddings
+        from rag.embeddings import embeddings_from_settings
         from rag.store import Store
 
         # Answering reads a store: a missing folder (a mistyped --store) is an error, not a new store.
         store = Store.from_settings(
-            settings, get_embeddings(settings.embedding_model, settings.embedding_batch_size), create=False
+            settings, embeddings_from_settings(settings), create=False
         )
     if chat_model is None and settings.llm != "extractive":
         from rag.llm import chat_model_from_settings

@@ -134,9 +134,9 @@ class ChatBackend:
         return store_parts, answer_parts
 
     def _load_embedder(self) -> str | None:
-        from rag.embeddings import get_embeddings
+        from rag.embeddings import embeddings_from_settings
 
-        get_embeddings(self.settings.embedding_model, self.settings.embedding_batch_size).embed_query("warm up")
+        embeddings_from_settings(self.settings).embed_query("warm up")
         return None
 
     def _load_store(self) -> str:
