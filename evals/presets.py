@@ -21,7 +21,8 @@ from rag.types import Answer, Article, content_hash
 
 PRESETS = ("default", "langchain-tutorial")
 TUTORIAL_COLLECTION = "lctutorial"
-_SECRET_SETTINGS = {"auth_password", "openai_api_key"}
+# settings never written into a run: every key and password, whatever service it is for
+_SECRET_SUFFIXES = ("api_key", "password")
 
 
 class PresetError(NewsragError):
@@ -50,7 +51,7 @@ def as_of_date(asked_on: str | None) -> dt.date | None:
 def settings_record(settings: Any) -> dict[str, Any]:
     """Every setting as JSON-ready values, secrets left out."""
     data = settings.model_dump(mode="json")
-    return {k: v for k, v in data.items() if k not in _SECRET_SETTINGS}
+    return {k: v for k, v in data.items() if not k.endswith(_SECRET_SUFFIXES)}
 
 
 def _embedder_key(name: str) -> str:
