@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from conftest import model_params
 from rag.llm import get_chat_model
 from rag.model_files import pull
 from rag.settings import default_cache_dir
-from servers import free_port, stop_process
+from servers import llama_server
 
 pytestmark = pytest.mark.slow
 
@@ -25,20 +19,6 @@ QUESTION = [
 ]
 
 
-def _wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as resp:
-                if json.load(resp).get("data"):
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"llama_cpp.server did not answer at {url} within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def small_gguf():
     """The 0.5B model file, built once (fast when already in the cache)."""
@@ -47,20 +27,8 @@ def small_gguf():
 
 @pytest.fixture(scope="module")
 def server_url(small_gguf, tmp_path_factory):
-    port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(small_gguf),
-         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_ready(url, proc)
+    with llama_server(small_gguf, tmp_path_factory.mktemp("server")) as url:
         yield url
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 def test_openai_backend_invokes_a_real_server(server_url):

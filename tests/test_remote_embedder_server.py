@@ -5,8 +5,6 @@ re-embed it back."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,7 @@ from newsrag.cli import app
 from rag.model_files import pull
 from rag.settings import default_cache_dir, load_settings
 from rag.store import EmbedderMismatch, Store
-from servers import free_port, stop_process
-from test_openai_backend import _wait_until_ready
+from servers import llama_server
 
 pytestmark = pytest.mark.slow
 
@@ -27,21 +24,10 @@ SEED_DIR = Path(__file__).resolve().parents[1] / "seeds"
 @pytest.fixture(scope="module")
 def embedding_server(tmp_path_factory):
     gguf = pull("qwen2.5-0.5b", default_cache_dir(), progress=False)  # built once, then cached
-    port = free_port()
-    log = (tmp_path_factory.mktemp("embed-server") / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_threads", "2", "--n_ctx", "2048", "--embedding", "True",
-         "--kv_overrides", "qwen2.pooling_type=int:1"],  # 1: mean pooling, one vector per text
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_ready(url, proc)
+    # 1: mean pooling, one vector per text
+    with llama_server(gguf, tmp_path_factory.mktemp("embed-server"), "--embedding", "True",
+                      "--kv_overrides", "qwen2.pooling_type=int:1") as url:
         yield url
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 def test_ingest_through_the_server_refuse_another_embedder_and_reembed(embedding_server, monkeypatch):
