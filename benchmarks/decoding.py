@@ -81,14 +81,13 @@ def load(settings, lookup: int, max_ngram: int):
     from llama_cpp import Llama
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
+    from benchmarks.llm_speed import llama_kwargs
     from rag.model_files import resolve_model_path
 
     params = settings.model_params
     path = resolve_model_path(params.model_path, Path(params.cache_dir))
     draft = LlamaPromptLookupDecoding(max_ngram_size=max_ngram, num_pred_tokens=lookup) if lookup else None
-    return Llama(model_path=str(path), n_ctx=params.n_ctx, n_threads=params.n_threads,
-                 n_threads_batch=params.n_threads, n_batch=params.n_batch, verbose=False,
-                 draft_model=draft)
+    return Llama(**llama_kwargs(path, params), draft_model=draft)
 
 
 def stream(llama, messages: list[dict], max_tokens: int) -> dict:

@@ -38,6 +38,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag.llm import get_chat_model
+from rag.llm import llama_kwargs as answer_path_kwargs
 from rag.model_files import resolve_model_path
 from rag.settings import Settings
 
@@ -193,11 +194,11 @@ def requantize(source: Path, folder: Path, kind: str, n_threads: int) -> Path:
     return target
 
 
-def llama_kwargs(path: Path) -> dict:
-    """``Llama()`` keywords as ``rag.llm.load_llama`` passes them for ``path`` today."""
-    params = Settings().model_params
-    return {"model_path": str(path), "n_ctx": params.n_ctx, "n_threads": params.n_threads,
-            "n_threads_batch": params.n_threads, "n_batch": params.n_batch, "verbose": False}
+def llama_kwargs(path: Path, params=None) -> dict:
+    """``Llama()`` keywords as ``rag.llm.load_llama`` passes them for ``path`` (``params``: the
+    settings' ``model_params``, default settings when None)."""
+    params = params or Settings().model_params
+    return answer_path_kwargs(path, n_ctx=params.n_ctx, n_threads=params.n_threads, n_batch=params.n_batch)
 
 
 def measure(kwargs: dict, prompts: list[list[int]] | None, n_prompts: int, target_tokens: int,

@@ -61,6 +61,14 @@ _LOADED: dict[tuple[str, int, int, int], SharedLlama] = {}
 _LOADED_LOCK = threading.Lock()
 
 
+def llama_kwargs(model_path: Path, *, n_ctx: int = 2048, n_threads: int = 2,
+                 n_batch: int = 512) -> dict[str, Any]:
+    """The ``llama_cpp.Llama()`` keywords the answer path loads ``model_path`` with (the same
+    threads for prompt processing and decoding, llama.cpp's own logging off)."""
+    return {"model_path": str(model_path), "n_ctx": n_ctx, "n_threads": n_threads,
+            "n_threads_batch": n_threads, "n_batch": n_batch, "verbose": False}
+
+
 def load_llama(model_path: Path, *, n_ctx: int = 2048, n_threads: int = 2,
                n_batch: int = 512) -> SharedLlama:
     """Load a GGUF file once per process and parameter set; later calls return the same object.
@@ -84,10 +92,7 @@ def load_llama(model_path: Path, *, n_ctx: int = 2048, n_threads: int = 2,
             from llama_cpp import Llama
 
             try:
-                llama = Llama(
-                    model_path=key[0], n_ctx=n_ctx, n_threads=n_threads,
-                    n_threads_batch=n_threads, n_batch=n_batch, verbose=False,
-                )
+                llama = Llama(**llama_kwargs(key[0], n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch))
             except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
                 raise BackendError(f"llama.cpp could not load {key[0]}: {exc}") from exc
             shared = _LOADED[key] = SharedLlama(llama=llama, lock=threading.Lock())
